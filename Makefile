@@ -1,0 +1,55 @@
+# The two commands of the README contract:
+#   make synth  - set everything up (venv + pinned CDK CLI) and synthesize every environment offline
+#   make test   - set everything up and run ruff, mypy and the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+# Offline: no credentials, no metadata service, no telemetry (tools/synth.py and tests/conftest.py set the same).
+OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
+	CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+
+.PHONY: help setup synth test lint bench clean
+
+help:
+	@echo "make synth   set up and synthesize every environment offline (summary table at the end)"
+	@echo "make test    set up and run ruff, mypy and pytest"
+	@echo "make bench   benchmarks (figures go into README.md)"
+	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0] + " (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@node -e 'const m = +process.versions.node.split(".")[0]; if (m < 20) { console.error("Node 20+ is required, found " + process.version); process.exit(1) }'
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+synth: setup
+	$(OFFLINE) $(PY) tools/synth.py
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+test: lint
+	$(OFFLINE) $(PY) -m pytest
+
+bench: setup
+	$(OFFLINE) $(PY) bench/synth.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out

@@ -1,0 +1,1 @@
+"""Lambda functions: one folder per function, a thin ``handler.py`` plus logic modules (see README)."""

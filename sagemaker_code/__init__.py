@@ -1,0 +1,1 @@
+"""SageMaker step scripts, the pipeline definition and the local runner."""

@@ -1,0 +1,247 @@
+"""Bad configuration must stop the app with one clear message per problem (file, key path, bad value)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from config.loader import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    config_path_from,
+    load_config,
+    resolve_account,
+)
+
+VALID = """\
+project:
+  name: mlops
+  owner: team-a
+environments:
+  dev:
+    region: eu-west-1
+    retain_data: false
+  prod:
+    account: "123456789012"
+    region: us-east-1
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "env.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_valid_config_loads_in_order_with_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID))
+    assert list(config.environments) == ["dev", "prod"]
+    assert config.environments["dev"].retain_data is False
+    assert config.environments["prod"].retain_data is True  # data is kept unless an environment opts out
+    assert config.environments["prod"].storage.noncurrent_version_expiration_days == 90
+    assert config.tags_for("dev") == {"project": "mlops", "environment": "dev", "owner": "team-a"}
+    assert config.stack_name("prod", "storage") == "mlops-prod-storage"
+
+
+def test_shipped_config_is_valid_and_has_the_three_environments() -> None:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    assert list(config.environments)[:3] == ["dev", "staging", "prod"]
+    assert config.environments["prod"].retain_data is True
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("", "{path}: file is empty", id="empty-file"),
+        pytest.param("# only a comment\n", "{path}: file is empty", id="comment-only"),
+        pytest.param(
+            "project: {name: mlops\nenvironments: {}\n",
+            "{path}:2:13: invalid YAML: ",
+            id="bad-yaml",
+        ),
+        pytest.param(
+            "- dev\n- prod\n",
+            "{path}: must be a mapping with 'project' and 'environments', got list",
+            id="top-level-list",
+        ),
+        pytest.param(
+            VALID.replace("  prod:\n", "  dev:\n"),
+            "{path}:8:3: invalid YAML: duplicate key 'dev' (first defined on line 5)",
+            id="duplicate-env-name",
+        ),
+        pytest.param(
+            VALID.replace('"123456789012"', '"12ab"'),
+            "{path}: environments.prod.account: must be 12 digits, got '12ab'",
+            id="bad-account",
+        ),
+        pytest.param(
+            VALID.replace('"123456789012"', "123456789012"),
+            "{path}: environments.prod.account: must be a string (quote it), got 123456789012 (int)",
+            id="unquoted-account",
+        ),
+        pytest.param(
+            VALID.replace("us-east-1", "europe-west1"),
+            "{path}: environments.prod.region: must be an AWS region code such as 'eu-west-1', got 'europe-west1'",
+            id="bad-region",
+        ),
+        pytest.param(
+            VALID.replace("    retain_data: false", "    retian_data: false"),
+            "{path}: environments.dev.retian_data: unknown key (did you mean 'retain_data'?)",
+            id="typo-in-env-key",
+        ),
+        pytest.param(
+            VALID + "enviroment: x\n",
+            "{path}: enviroment: unknown key (did you mean 'environments'?)",
+            id="typo-top-level-key",
+        ),
+        pytest.param(
+            VALID + "    storage:\n      noncurrent_days: 3\n",
+            "{path}: environments.prod.storage.noncurrent_days: unknown key "
+            "(did you mean 'noncurrent_version_expiration_days'?)",
+            id="typo-nested-key",
+        ),
+        pytest.param(
+            VALID.replace("retain_data: false", "retain_data: 'no'"),
+            "{path}: environments.dev.retain_data: must be true or false, got 'no' (str)",
+            id="bool-as-string",
+        ),
+        pytest.param(
+            VALID + "    storage:\n      access_log_expiration_days: '30'\n",
+            "{path}: environments.prod.storage.access_log_expiration_days: must be a whole number, got '30' (str)",
+            id="int-as-string",
+        ),
+        pytest.param(
+            VALID + "    storage:\n      access_log_expiration_days: 0\n",
+            "{path}: environments.prod.storage.access_log_expiration_days: input should be greater than or equal "
+            "to 1, got 0",
+            id="days-out-of-range",
+        ),
+        pytest.param(
+            "project: {name: mlops, owner: a}\nenvironments: {}\n",
+            "{path}: environments: must list at least one environment",
+            id="no-environments",
+        ),
+        pytest.param(
+            "project:\n  name: mlops\n  owner: a\n",
+            "{path}: environments: required key is missing",
+            id="missing-environments",
+        ),
+        pytest.param(
+            VALID.replace("  name: mlops\n", ""),
+            "{path}: project.name: required key is missing",
+            id="missing-project-name",
+        ),
+        pytest.param(
+            VALID.replace("name: mlops", "name: MLOps_Platform"),
+            "{path}: project.name: must be 2-20 characters of lowercase letters, digits and '-', start with a "
+            "letter and not end with '-', got 'MLOps_Platform'",
+            id="bad-project-name",
+        ),
+        pytest.param(
+            VALID.replace("  prod:\n", "  Prod-1:\n"),
+            "{path}: environments: environment names must be 1-10 lowercase letters or digits starting with a "
+            "letter, got ['Prod-1']",
+            id="bad-env-name",
+        ),
+        pytest.param(
+            VALID.replace("  dev:\n", "  dev:\n    tags:\n      environment: test\n"),
+            "{path}: environments.dev.tags: tag key 'environment' is set by the app from project/environment settings",
+            id="reserved-tag",
+        ),
+        pytest.param(
+            VALID.replace("  dev:\n", "  dev:\n    tags:\n      'aws:team': x\n"),
+            "{path}: environments.dev.tags: tag key 'aws:team': the 'aws:' prefix is reserved by AWS",
+            id="aws-tag-prefix",
+        ),
+        pytest.param(
+            VALID.replace("  dev:\n", "  dev:\n    tags:\n      cost-center: 42\n"),
+            "{path}: environments.dev.tags.cost-center: must be a string (quote it), got 42 (int)",
+            id="tag-value-not-string",
+        ),
+        pytest.param(
+            VALID.replace("  owner: team-a\n", "  owner: team-a\n  tags: {team: a}\n").replace(
+                "  dev:\n", "  dev:\n    tags: {team: b}\n"
+            ),
+            "{path}: environments.dev.tags: ['team'] also set in project.tags; set each tag in one place",
+            id="tag-in-two-places",
+        ),
+        pytest.param(
+            VALID.replace("  dev:\n    region: eu-west-1\n    retain_data: false\n", "  dev: eu-west-1\n"),
+            "{path}: environments.dev: must be a mapping of key: value, got 'eu-west-1' (str)",
+            id="env-not-a-mapping",
+        ),
+    ],
+)
+def test_bad_config_names_file_key_and_value(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    problems = problems_of(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected.format(path=path)), problems[0]
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert problems_of(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: config file not found"]
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        VALID.replace('"123456789012"', '"1"').replace("us-east-1", "mars-1").replace("retain_data", "keep"),
+    )
+    assert sorted(problems_of(path)) == sorted(
+        [
+            f"{path}: environments.dev.keep: unknown key (known keys: account, region, retain_data, owner, tags, "
+            "storage)",
+            f"{path}: environments.prod.account: must be 12 digits, got '1'",
+            f"{path}: environments.prod.region: must be an AWS region code such as 'eu-west-1', got 'mars-1'",
+        ]
+    )
+
+
+class TestAccountFallback:
+    def test_configured_account_wins(self, tmp_path: Path) -> None:
+        path = write(tmp_path, VALID)
+        resolved = resolve_account(load_config(path), "prod", path, "999999999999")
+        assert (resolved.account, resolved.note) == ("123456789012", None)
+
+    def test_missing_account_falls_back_loudly(self, tmp_path: Path) -> None:
+        path = write(tmp_path, VALID)
+        resolved = resolve_account(load_config(path), "dev", path, "999999999999")
+        assert resolved.account == "999999999999"
+        assert resolved.note == f"{path}: environments.dev.account: not set, using CDK_DEFAULT_ACCOUNT=999999999999"
+
+    @pytest.mark.parametrize("default", [None, ""])
+    def test_missing_account_without_credentials_is_an_error(self, tmp_path: Path, default: str | None) -> None:
+        path = write(tmp_path, VALID)
+        with pytest.raises(ConfigError, match=r"environments\.dev\.account: not set, and CDK_DEFAULT_ACCOUNT is empty"):
+            resolve_account(load_config(path), "dev", path, default)
+
+    def test_bad_default_account_is_an_error(self, tmp_path: Path) -> None:
+        path = write(tmp_path, VALID)
+        with pytest.raises(ConfigError, match=r"CDK_DEFAULT_ACCOUNT='abc' is not 12 digits"):
+            resolve_account(load_config(path), "dev", path, "abc")
+
+
+class TestConfigSelection:
+    def test_default(self) -> None:
+        assert config_path_from(None, {}) == DEFAULT_CONFIG_PATH
+
+    def test_env_var(self) -> None:
+        assert config_path_from(None, {CONFIG_ENV_VAR: "other.yaml"}) == Path("other.yaml")
+
+    def test_context_wins_over_env_var(self) -> None:
+        assert config_path_from("ctx.yaml", {CONFIG_ENV_VAR: "other.yaml"}) == Path("ctx.yaml")
+
+    @pytest.mark.parametrize("value", ["", 3, ["a.yaml"]])
+    def test_bad_context_value(self, value: object) -> None:
+        with pytest.raises(ConfigError, match=r"-c config=\.\.\.: must be a file path"):
+            config_path_from(value, {})

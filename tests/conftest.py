@@ -1,0 +1,64 @@
+"""Shared fixtures: the whole app is synthesized once per test session (the first synth costs ~6 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: Every test runs offline: no credentials, no metadata service, a fixed fallback account.
+OFFLINE_ENV = {
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "CDK_DISABLE_CLI_TELEMETRY": "true",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    "CDK_DEFAULT_ACCOUNT": "123456789012",
+    "CDK_DEFAULT_REGION": "eu-west-1",
+}
+for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MLOPS_CONFIG"):
+    os.environ.pop(_name, None)
+os.environ.update(OFFLINE_ENV)
+
+# aws-cdk-lib starts its jsii (node) process at import: import it only once the environment above is set.
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk import cx_api  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from app import build_app, cdk_json_context  # noqa: E402
+from stacks.environment_stage import EnvironmentStage  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class SynthesizedApp:
+    """The synthesized cloud assembly of the whole app (all environments)."""
+
+    outdir: Path
+    stages: dict[str, EnvironmentStage]
+    templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    stack_artifacts: dict[tuple[str, str], cx_api.CloudFormationStackArtifact] = field(default_factory=dict)
+
+    def template(self, env_name: str, component: str) -> Template:
+        return Template.from_json(self.templates[(env_name, component)])
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+    stages = build_app(app)
+    assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
+    result = SynthesizedApp(outdir=outdir, stages={stage.env_name: stage for stage in stages})
+    for stage in stages:
+        stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.env_name}")
+        for artifact in stage_assembly.stacks:
+            component = artifact.hierarchical_id.split("/")[-1]
+            result.templates[(stage.env_name, component)] = json.loads(Path(artifact.template_full_path).read_text())
+            result.stack_artifacts[(stage.env_name, component)] = artifact
+    return result

@@ -3,6 +3,9 @@
 
 Config: ``-c config=path.yaml`` (or ``$MLOPS_CONFIG``), default ``config/environments.yaml``. A bad config stops the
 app with exit code 2 and one message per problem, before anything is synthesized.
+
+aws-cdk-lib is imported lazily: :func:`main` first starts the background build of the SageMaker pipeline
+definitions (see :mod:`sagemaker_code.definition_cache`), so that the SDK's work overlaps the start-up of jsii.
 """
 
 from __future__ import annotations
@@ -10,26 +13,60 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
+from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, resolve_account
+from config.model_build import pipeline_settings
+from sagemaker_code.definition_cache import DefinitionBuilds
 
-from config.loader import ConfigError, config_path_from, load_config, resolve_account
-from stacks.compliance import add_compliance_checks
-from stacks.environment_stage import EnvironmentStage
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+
+    from stacks.delivery_stage import DeliveryStage
+    from stacks.environment_stage import EnvironmentStage
+
+REPO_ROOT = Path(__file__).resolve().parent
+DEFINITION_CACHE = REPO_ROOT / ".build" / "pipeline-definitions"
 
 
 def cdk_json_context() -> dict[str, Any]:
     """The feature flags from cdk.json, for running the app without the CDK CLI (tests, benchmarks)."""
-    context: dict[str, Any] = json.loads((Path(__file__).parent / "cdk.json").read_text())["context"]
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     return context
 
 
-def build_app(app: cdk.App) -> list[EnvironmentStage]:
-    """Add every environment's stage to ``app``; raises :class:`ConfigError` on bad configuration."""
+def start_definition_builds(context_value: object | None, environ: Mapping[str, str]) -> DefinitionBuilds:
+    """Load the config and start building every environment's pipeline definition (in the background)."""
+    path = config_path_from(context_value, environ)
+    config = load_config(path)
+    spec = load_dataset_spec(config, path)
+    return DefinitionBuilds.start(
+        [pipeline_settings(config, env_name, spec) for env_name in config.environments], DEFINITION_CACHE
+    )
+
+
+@dataclass(frozen=True)
+class AppStages:
+    environments: dict[str, EnvironmentStage]
+    delivery: DeliveryStage | None
+
+    def all(self) -> list[cdk.Stage]:
+        return [*self.environments.values(), *([self.delivery] if self.delivery else [])]
+
+
+def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> AppStages:
+    """Add every environment's stage (and the delivery stage) to ``app``; raises :class:`ConfigError` on bad
+    configuration."""
+    from stacks.compliance import add_compliance_checks  # aws-cdk-lib loads lazily (see the module docstring)
+    from stacks.delivery_stage import DeliveryStage
+    from stacks.environment_stage import EnvironmentStage
+
     path = config_path_from(app.node.try_get_context("config"), os.environ)
     config = load_config(path)
+    spec = load_dataset_spec(config, path)
     accounts = {}
     problems: list[str] = []
     for env_name in config.environments:
@@ -43,15 +80,58 @@ def build_app(app: cdk.App) -> list[EnvironmentStage]:
         accounts[env_name] = resolved.account
     if problems:
         raise ConfigError(problems)
-    stages = [EnvironmentStage(app, name, config=config, account=accounts[name]) for name in config.environments]
+
+    delivery_account = None
+    if config.delivery is not None:
+        resolved = resolve_account(config, None, path, os.environ.get("CDK_DEFAULT_ACCOUNT"))
+        if resolved.note:
+            print(f"note: {resolved.note}", file=sys.stderr)
+        delivery_account = resolved.account
+
+    settings = [pipeline_settings(config, env_name, spec) for env_name in config.environments]
+    builds = prefetched
+    if builds is None or builds.settings != {s.pipeline_name: s for s in settings}:
+        builds = DefinitionBuilds.start(settings, DEFINITION_CACHE)
+    stages = {
+        name: EnvironmentStage(
+            app,
+            name,
+            config=config,
+            dataset_spec=spec,
+            definitions=builds,
+            account=accounts[name],
+            delivery_account=delivery_account,
+        )
+        for name in config.environments
+    }
     add_compliance_checks(app)
-    return stages
+    delivery = None
+    if delivery_account is not None:
+        delivery = DeliveryStage(
+            app, "pipeline", config=config, account=delivery_account, environment_stages=stages,
+            cli_version=cdk_cli_version(),
+        )  # fmt: skip
+    return AppStages(stages, delivery)
+
+
+def cdk_cli_version() -> str:
+    """The CDK CLI version pinned in package.json; the pipeline's self-mutation installs the same one."""
+    version: str = json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    return version
 
 
 def main() -> int:
+    context = json.loads(os.environ.get("CDK_CONTEXT_JSON", "{}"))  # what the CDK CLI passes (-c key=value)
+    try:
+        prefetched = start_definition_builds(context.get("config"), os.environ)
+    except ConfigError:
+        prefetched = None  # build_app loads the config again and reports every problem
+
+    import aws_cdk as cdk
+
     app = cdk.App()
     try:
-        build_app(app)
+        build_app(app, prefetched=prefetched)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

@@ -7,15 +7,19 @@ Each message names the file, the dotted path of the key and the bad value, e.g.
 from __future__ import annotations
 
 import difflib
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from config.dataset_spec import DatasetSpec
 from config.model import ACCOUNT_RE, PlatformConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_CONFIG_PATH = Path("config/environments.yaml")
 #: Environment variable selecting another config file (the `-c config=...` CDK context wins over it).
@@ -52,7 +56,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def config_path_from(context_value: object | None, environ: os._Environ[str] | dict[str, str]) -> Path:
+def config_path_from(context_value: object | None, environ: Mapping[str, str]) -> Path:
     """The config file to use: ``-c config=...`` first, then ``$MLOPS_CONFIG``, then the default."""
     if context_value is not None:
         if not isinstance(context_value, str) or not context_value:
@@ -109,10 +113,10 @@ def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]
     return []
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(model: type[BaseModel], error: dict[str, Any]) -> str:
     kind, value, text = error["type"], error.get("input"), str(error["msg"])
     if kind == "extra_forbidden":
-        known = _known_keys(PlatformConfig, tuple(error["loc"][:-1]))
+        known = _known_keys(model, tuple(error["loc"][:-1]))
         guess = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else f" (known keys: {', '.join(known)})" if known else ""
         return f"unknown key{hint}"
@@ -133,22 +137,50 @@ def _message(error: dict[str, Any]) -> str:
     return f"{text[0].lower()}{text[1:]}, got {value!r}"
 
 
-def parse_config(data: Any, path: Path) -> PlatformConfig:
+def validate(model: type[M], data: Any, path: Path) -> M:
+    """``model`` validated from ``data`` read from ``path``; every problem becomes one message."""
     if not isinstance(data, dict):
-        raise ConfigError([f"{path}: must be a mapping with 'project' and 'environments', got {type(data).__name__}"])
+        keys = ", ".join(f"'{name}'" for name, f in model.model_fields.items() if f.is_required())
+        raise ConfigError([f"{path}: must be a mapping with {keys}, got {type(data).__name__}"])
     try:
-        return PlatformConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             where = _dotted(tuple(err["loc"]))
-            problems.append(f"{path}: {where + ': ' if where else ''}{_message(dict(err))}")
+            problems.append(f"{path}: {where + ': ' if where else ''}{_message(model, dict(err))}")
         raise ConfigError(problems) from None
+
+
+def parse_config(data: Any, path: Path) -> PlatformConfig:
+    return validate(PlatformConfig, data, path)
 
 
 def load_config(path: Path) -> PlatformConfig:
     """Read and validate one config file; raise :class:`ConfigError` with every problem found."""
     return parse_config(read_yaml(path), path)
+
+
+def load_dataset_spec(config: PlatformConfig, config_path: Path) -> DatasetSpec:
+    """The dataset spec named by ``model_build.dataset_spec`` (relative to the config file's folder)."""
+    path = config_path.parent / config.model_build.dataset_spec
+    if not path.is_file():
+        raise ConfigError(
+            [f"{config_path}: model_build.dataset_spec: file not found: {path} (relative to {config_path.parent})"]
+        )
+    spec = validate(DatasetSpec, read_yaml(path), path)
+    if config.model_build.input_data_prefix is None:
+        why = f"the default input while model_build.input_data_prefix is not set in {config_path}"
+        if spec.sample_path is None:
+            raise ConfigError([f"{path}: sample_path: required key is missing ({why})"])
+        if not (REPO_ROOT / spec.sample_path).is_file():
+            raise ConfigError([f"{path}: sample_path: file not found: {REPO_ROOT / spec.sample_path} ({why})"])
+    return spec
+
+
+def sample_data_path(spec: DatasetSpec) -> Path | None:
+    """The shipped sample of ``spec`` (repository-relative in the spec), if it names one."""
+    return None if spec.sample_path is None else REPO_ROOT / spec.sample_path
 
 
 @dataclass(frozen=True)
@@ -157,12 +189,20 @@ class ResolvedAccount:
     note: str | None  # set when the account came from the deploying credentials, not the file
 
 
-def resolve_account(config: PlatformConfig, env_name: str, path: Path, default_account: str | None) -> ResolvedAccount:
-    """The account an environment deploys to; falls back to CDK_DEFAULT_ACCOUNT, loudly."""
-    configured = config.environments[env_name].account
+def resolve_account(
+    config: PlatformConfig, env_name: str | None, path: Path, default_account: str | None
+) -> ResolvedAccount:
+    """The account of an environment (``env_name``) or of the delivery pipelines (``None``); falls back to
+    CDK_DEFAULT_ACCOUNT, loudly."""
+    if env_name is None:
+        if config.delivery is None:
+            raise ValueError("the config has no delivery section")
+        configured, key = config.delivery.account, "delivery.account"
+    else:
+        configured, key = config.environments[env_name].account, f"environments.{env_name}.account"
     if configured is not None:
         return ResolvedAccount(configured, None)
-    where = f"{path}: environments.{env_name}.account"
+    where = f"{path}: {key}"
     if not default_account:
         raise ConfigError(
             [

@@ -10,35 +10,24 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-ACCOUNT_RE = re.compile(r"^\d{12}$")
-# Commercial, China, GovCloud and ISO partitions: <area>[-gov|-iso*]-<direction>-<n>
-REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+from config.base import ACCOUNT_RE, AccountId, Region, StrictModel
+from config.delivery import DeliverySettings, ModelBuildTrigger
+from config.model_build import ModelBuildSettings
+
+__all__ = ["ACCOUNT_RE", "PlatformConfig", "StrictModel"]
+
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 TAG_CHARS_RE = re.compile(r"^[\w\s+=.:/@-]*$", re.UNICODE)
 
+#: Bucket names are <project>-<env>-<purpose>-<account>-<region> (stacks.storage_stack.bucket_name).
+LONGEST_BUCKET_PURPOSE = "artifacts"
+MAX_BUCKET_NAME = 63
+
 #: Tags the app sets itself on every resource (cost allocation); config may not override them.
 RESERVED_TAG_KEYS = frozenset({"project", "environment", "owner"})
-
-
-class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are errors and values are never coerced."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-def _check_account(value: str) -> str:
-    if not ACCOUNT_RE.fullmatch(value):
-        raise ValueError(f"must be 12 digits, got {value!r}")
-    return value
-
-
-def _check_region(value: str) -> str:
-    if not REGION_RE.fullmatch(value):
-        raise ValueError(f"must be an AWS region code such as 'eu-west-1', got {value!r}")
-    return value
 
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -60,8 +49,6 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
-AccountId = Annotated[str, AfterValidator(_check_account)]
-Region = Annotated[str, AfterValidator(_check_region)]
 Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
 
 
@@ -119,6 +106,11 @@ class EnvironmentSettings(StrictModel):
     )
     tags: Tags = Field(default_factory=dict, description="Extra tags on every resource of this environment.")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Bucket lifecycle settings.")
+    train_on_push: ModelBuildTrigger | None = Field(
+        default=None,
+        description="Retrain this environment's model on pushes of model code (a model-build CI pipeline in the "
+        "delivery account). Omitted: no CI retraining here.",
+    )
 
 
 class PlatformConfig(StrictModel):
@@ -127,6 +119,11 @@ class PlatformConfig(StrictModel):
     project: ProjectSettings
     environments: dict[str, EnvironmentSettings] = Field(
         description="Environments by name, in promotion order (e.g. dev, staging, prod).",
+    )
+    model_build: ModelBuildSettings = Field(description="The SageMaker model-build pipeline of every environment.")
+    delivery: DeliverySettings | None = Field(
+        default=None,
+        description="The repository and the delivery pipelines (a `pipeline` stage). Omitted: no pipelines.",
     )
 
     @field_validator("environments")
@@ -142,14 +139,50 @@ class PlatformConfig(StrictModel):
         return value
 
     @model_validator(mode="after")
-    def _unique_owners_tags(self) -> PlatformConfig:
+    def _cross_checks(self) -> PlatformConfig:
+        problems = []
         for name, env in self.environments.items():
             clash = sorted(set(env.tags) & set(self.project.tags))
             if clash:
-                raise ValueError(
+                problems.append(
                     f"environments.{name}.tags: {clash} also set in project.tags; set each tag in one place"
                 )
+            longest = f"{self.project.name}-{name}-{LONGEST_BUCKET_PURPOSE}-{'0' * 12}-{env.region}"
+            if len(longest) > MAX_BUCKET_NAME:
+                problems.append(
+                    f"environments.{name}: bucket names such as {longest!r} would be {len(longest)} characters, "
+                    f"S3 allows {MAX_BUCKET_NAME}: shorten project.name or the environment name"
+                )
+        problems.extend(self._delivery_problems())
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _delivery_problems(self) -> list[str]:
+        known = list(self.environments)
+        trained = [name for name, env in self.environments.items() if env.train_on_push]
+        if self.delivery is None:
+            return [f"environments.{name}.train_on_push: needs a delivery section (the CI pipelines)" for name in trained]
+        problems = []
+        for key in ("stages", "require_approval", "notify_on_success"):
+            names = getattr(self.delivery, key) or []
+            for index, name in enumerate(names):
+                if name not in known:
+                    problems.append(f"delivery.{key}[{index}]: unknown environment {name!r} (known: {', '.join(known)})")
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                problems.append(f"delivery.{key}: lists {repeated} more than once")
+        for index, name in enumerate(self.delivery.require_approval):
+            if name in known and name not in self.pipeline_stages:
+                problems.append(f"delivery.require_approval[{index}]: {name!r} is not deployed by delivery.stages")
+        return problems
+
+    @property
+    def pipeline_stages(self) -> list[str]:
+        """The environments the infrastructure pipeline deploys, in order."""
+        if self.delivery is None:
+            return []
+        return list(self.delivery.stages) if self.delivery.stages is not None else list(self.environments)
 
     def owner_of(self, env_name: str) -> str:
         return self.environments[env_name].owner or self.project.owner

@@ -21,4 +21,35 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one finding (e.g. ``AwsSolutions-IAM5[Action::s3:List*]``) on exactly one construct."""
     if len(reason) < 20:
         raise ValueError(f"acknowledgement of {rule_id} on {construct.node.path}: give a specific reason")
+    if cdk.Token.is_unresolved(rule_id):
+        raise ValueError(f"acknowledgement on {construct.node.path}: {rule_id!r} holds an unresolved token")
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_wildcard_resource(construct: IConstruct, arn: str, reason: str) -> None:
+    """Acknowledge the IAM5 finding of one wildcard resource ARN (a literal string) in ``construct``'s policy."""
+    acknowledge(construct, f"AwsSolutions-IAM5[Resource::{arn}]", reason)
+
+
+#: Why each wildcard action of CDK's S3/KMS grant methods is acceptable wherever the grant's resources are scoped.
+GRANT_ACTION_REASONS = {
+    "s3:GetObject*": "Bucket.grant_read: GetObject, GetObjectVersion, GetObjectTagging, ... on the granted "
+    "prefix only; needed to read inputs and upstream step outputs.",
+    "s3:GetBucket*": "Bucket.grant_read: GetBucketLocation/Acl/... of the granted bucket only; SageMaker checks the "
+    "bucket's region before it transfers data.",
+    "s3:List*": "Bucket.grant_read: listing the granted bucket; SageMaker lists S3Prefix inputs to download them.",
+    "s3:DeleteObject*": "Bucket.grant_read_write: overwriting/removing outputs under the granted prefix only "
+    "(step retries rewrite their output folder).",
+    "s3:Abort*": "Bucket.grant_read_write: aborting SageMaker's multipart uploads of large outputs under the granted "
+    "prefix only.",
+    "kms:GenerateDataKey*": "Key.grant_encrypt_decrypt / bucket grants: encrypting objects and job volumes with the "
+    "project's data key only (the statement's resource is that key).",
+    "kms:ReEncrypt*": "Key.grant_encrypt_decrypt: re-encryption between data keys of the project's own key only "
+    "(the statement's resource is that key).",
+}
+
+
+def acknowledge_grant_actions(construct: IConstruct, actions: list[str]) -> None:
+    """Acknowledge the IAM5 findings of CDK grant methods' wildcard actions, each with its reason."""
+    for action in actions:
+        acknowledge(construct, f"AwsSolutions-IAM5[Action::{action}]", GRANT_ACTION_REASONS[action])

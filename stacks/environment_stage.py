@@ -11,7 +11,13 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from config.dataset_spec import DatasetSpec
+from config.loader import sample_data_path
 from config.model import PlatformConfig
+from config.model_build import pipeline_settings
+from sagemaker_code.definition_cache import DefinitionBuilds
+from stacks.components.model_build_ci import starter_role_name, train_role_name
+from stacks.model_build_stack import ModelBuildStack
 from stacks.storage_stack import StorageStack
 
 
@@ -24,7 +30,10 @@ class EnvironmentStage(cdk.Stage):
         env_name: str,
         *,
         config: PlatformConfig,
+        dataset_spec: DatasetSpec,
+        definitions: DefinitionBuilds,
         account: str,
+        delivery_account: str | None = None,
         **kwargs: Any,
     ) -> None:
         settings = config.environments[env_name]
@@ -44,6 +53,29 @@ class EnvironmentStage(cdk.Stage):
             resource_prefix=f"{config.project.name}-{env_name}",
             settings=settings.storage,
             retain_data=settings.retain_data,
+            **common,
+        )
+
+        build = config.model_build
+        prefix = config.project.name
+        settings_ = pipeline_settings(config, env_name, dataset_spec)
+        self.model_build = ModelBuildStack(
+            self,
+            "model-build",
+            stack_name=config.stack_name(env_name, "model-build"),
+            description=f"{config.project.name} {env_name}: SageMaker model-build pipeline and model registry",
+            settings=settings_,
+            definition=definitions.get(settings_.pipeline_name),
+            dataset_spec=dataset_spec.model_dump(mode="json"),
+            sample_data=None if build.input_data_prefix else sample_data_path(dataset_spec),
+            input_data_prefix=build.input_data_prefix,
+            storage=self.storage,
+            retain_data=settings.retain_data,
+            starter=(
+                (starter_role_name(prefix, env_name), delivery_account, train_role_name(prefix, env_name))
+                if settings.train_on_push is not None and delivery_account is not None
+                else None
+            ),
             **common,
         )
 

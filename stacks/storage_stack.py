@@ -12,12 +12,24 @@ from constructs import Construct
 from config.model import StorageSettings
 from stacks.components.secure_bucket import SecureBucket
 
+#: The buckets of an environment, by purpose (the purpose is part of the bucket name).
+BUCKET_PURPOSES = ("artifacts", "data", "capture", "logs")
+
+
+def bucket_name(resource_prefix: str, purpose: str, account: str, region: str) -> str:
+    """``<project>-<env>-<purpose>-<account>-<region>``: unique per environment, account and region."""
+    if purpose not in BUCKET_PURPOSES:
+        raise ValueError(f"unknown bucket purpose {purpose!r}, expected one of {BUCKET_PURPOSES}")
+    return f"{resource_prefix}-{purpose}-{account}-{region}"
+
 
 class StorageStack(cdk.Stack):
     """One customer-managed KMS key and the artifacts, data, data-capture and access-log buckets.
 
-    Later stacks take the typed attributes (``data_key``, ``artifacts_bucket``, ...) as constructor arguments;
-    CDK turns the references into cross-stack exports.
+    Bucket names derive from the project, environment, account and region (see :func:`bucket_name`), so two
+    environments in one account never collide and other stacks reference a bucket by its literal name
+    (:meth:`reference_bucket`): literal ARNs in their policies and no CloudFormation export that would pin this
+    stack. The key is exposed as ``data_key`` (a cross-stack reference).
     """
 
     def __init__(
@@ -31,6 +43,9 @@ class StorageStack(cdk.Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.bucket_names = {
+            purpose: bucket_name(resource_prefix, purpose, self.account, self.region) for purpose in BUCKET_PURPOSES
+        }
         removal = cdk.RemovalPolicy.RETAIN if retain_data else cdk.RemovalPolicy.DESTROY
 
         self.data_key = kms.Key(
@@ -45,6 +60,7 @@ class StorageStack(cdk.Stack):
         self.access_logs_bucket: s3.IBucket = SecureBucket(
             self,
             "AccessLogs",
+            bucket_name=self.bucket_names["logs"],
             settings=settings,
             retain=retain_data,
             encryption_key=None,
@@ -52,10 +68,11 @@ class StorageStack(cdk.Stack):
             expiration_days=settings.access_log_expiration_days,
         ).bucket
 
-        def data_bucket(construct_id: str, expiration_days: int | None = None) -> s3.IBucket:
+        def data_bucket(construct_id: str, purpose: str, expiration_days: int | None = None) -> s3.IBucket:
             return SecureBucket(
                 self,
                 construct_id,
+                bucket_name=self.bucket_names[purpose],
                 settings=settings,
                 retain=retain_data,
                 encryption_key=self.data_key,
@@ -64,11 +81,11 @@ class StorageStack(cdk.Stack):
             ).bucket
 
         #: Pipeline outputs, model artifacts, evaluation and bias reports.
-        self.artifacts_bucket = data_bucket("Artifacts")
+        self.artifacts_bucket = data_bucket("Artifacts", "artifacts")
         #: Raw and processed datasets.
-        self.data_bucket = data_bucket("Data")
+        self.data_bucket = data_bucket("Data", "data")
         #: Endpoint data capture (request/response records), read by Model Monitor.
-        self.data_capture_bucket = data_bucket("DataCapture", settings.data_capture_expiration_days)
+        self.data_capture_bucket = data_bucket("DataCapture", "capture", settings.data_capture_expiration_days)
 
         for name, bucket in (
             ("ArtifactsBucketName", self.artifacts_bucket),
@@ -78,3 +95,12 @@ class StorageStack(cdk.Stack):
         ):
             cdk.CfnOutput(self, name, value=bucket.bucket_name)
         cdk.CfnOutput(self, "DataKeyArn", value=self.data_key.key_arn)
+
+    def reference_bucket(self, scope: Construct, purpose: str) -> s3.IBucket:
+        """This environment's ``purpose`` bucket, for use in another stack: by name, with its encryption key."""
+        return s3.Bucket.from_bucket_attributes(
+            scope,
+            f"{purpose.capitalize()}Bucket",
+            bucket_name=self.bucket_names[purpose],
+            encryption_key=None if purpose == "logs" else self.data_key,
+        )

@@ -30,6 +30,7 @@ from aws_cdk import cx_api  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
 from app import build_app, cdk_json_context  # noqa: E402
+from stacks.delivery_stage import DeliveryStage  # noqa: E402
 from stacks.environment_stage import EnvironmentStage  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,7 @@ class SynthesizedApp:
 
     outdir: Path
     stages: dict[str, EnvironmentStage]
+    delivery: DeliveryStage | None
     templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     stack_artifacts: dict[tuple[str, str], cx_api.CloudFormationStackArtifact] = field(default_factory=dict)
 
@@ -54,11 +56,11 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
     app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
     stages = build_app(app)
     assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
-    result = SynthesizedApp(outdir=outdir, stages={stage.env_name: stage for stage in stages})
-    for stage in stages:
-        stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.env_name}")
+    result = SynthesizedApp(outdir=outdir, stages=stages.environments, delivery=stages.delivery)
+    for stage in stages.all():
+        stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
         for artifact in stage_assembly.stacks:
             component = artifact.hierarchical_id.split("/")[-1]
-            result.templates[(stage.env_name, component)] = json.loads(Path(artifact.template_full_path).read_text())
-            result.stack_artifacts[(stage.env_name, component)] = artifact
+            result.templates[(stage.stage_name, component)] = json.loads(Path(artifact.template_full_path).read_text())
+            result.stack_artifacts[(stage.stage_name, component)] = artifact
     return result

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -14,38 +15,52 @@ from aws_cdk import aws_s3 as s3
 
 from app import build_app, cdk_json_context
 from config.loader import DEFAULT_CONFIG_PATH, load_config
+from stacks import environment_stage
 from tests.conftest import REPO_ROOT, SynthesizedApp
 
 CONFIG = load_config(DEFAULT_CONFIG_PATH)
 
 
+ENV_STACKS = ("storage", "model-build")
+
+
+def expected_tags(stage: str) -> dict[str, str]:
+    if stage == "pipeline":
+        return {"project": "mlops", "environment": "delivery", "owner": CONFIG.project.owner, **CONFIG.project.tags}
+    return CONFIG.tags_for(stage)
+
+
 def test_one_stage_per_environment_with_env_from_config(synthesized_app: SynthesizedApp) -> None:
     assert list(synthesized_app.stages) == list(CONFIG.environments)
-    for (env_name, _component), artifact in synthesized_app.stack_artifacts.items():
-        settings = CONFIG.environments[env_name]
-        assert artifact.environment.region == settings.region
-        assert artifact.environment.account == (settings.account or os.environ["CDK_DEFAULT_ACCOUNT"])
+    assert CONFIG.delivery is not None
+    for (stage, _component), artifact in synthesized_app.stack_artifacts.items():
+        account = CONFIG.delivery.account if stage == "pipeline" else CONFIG.environments[stage].account
+        region = CONFIG.delivery.region if stage == "pipeline" else CONFIG.environments[stage].region
+        assert artifact.environment.region == region
+        assert artifact.environment.account == (account or os.environ["CDK_DEFAULT_ACCOUNT"])
 
 
 def test_stack_names_carry_prefix_and_environment(synthesized_app: SynthesizedApp) -> None:
     names = {key: artifact.stack_name for key, artifact in synthesized_app.stack_artifacts.items()}
-    assert names == {(env, "storage"): f"mlops-{env}-storage" for env in CONFIG.environments}
+    expected = {(env, c): f"mlops-{env}-{c}" for env in CONFIG.environments for c in ENV_STACKS}
+    assert names == {**expected, ("pipeline", "delivery"): "mlops-delivery"}
     # `cdk deploy 'dev/*'` selects a stage's stacks by their hierarchical id
     assert {a.hierarchical_id for a in synthesized_app.stack_artifacts.values()} == {
-        f"{env}/storage" for env in CONFIG.environments
+        *(f"{env}/{c}" for env in CONFIG.environments for c in ENV_STACKS),
+        "pipeline/delivery",
     }
 
 
 def test_retained_environments_have_termination_protection(synthesized_app: SynthesizedApp) -> None:
-    for (env_name, _), artifact in synthesized_app.stack_artifacts.items():
-        assert artifact.termination_protection is CONFIG.environments[env_name].retain_data
+    for (stage, _), artifact in synthesized_app.stack_artifacts.items():
+        retained = True if stage == "pipeline" else CONFIG.environments[stage].retain_data
+        assert artifact.termination_protection is retained
 
 
 def test_every_taggable_resource_and_stack_carries_the_config_tags(synthesized_app: SynthesizedApp) -> None:
     checked = 0
     for (env_name, component), template in synthesized_app.templates.items():
-        expected = CONFIG.tags_for(env_name)
-        assert expected["environment"] == env_name
+        expected = expected_tags(env_name)
         assert expected["cost-center"] == "ml-research"
         assert synthesized_app.stack_artifacts[(env_name, component)].tags == expected
         for logical_id, resource in template["Resources"].items():
@@ -69,11 +84,20 @@ def test_cdk_nag_has_no_unacknowledged_findings(synthesized_app: SynthesizedApp)
     assert violations == []
 
 
-def test_cdk_nag_gate_fails_synth_on_a_non_compliant_resource(tmp_path: Path) -> None:
+def test_cdk_nag_gate_fails_synth_on_a_non_compliant_resource(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The gate is live on the real app: one plain bucket added to dev makes synth fail, naming rule and path."""
+    original = environment_stage.EnvironmentStage
+
+    class WithUnloggedBucket(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.env_name == "dev":
+                s3.Bucket(self.storage, "Unlogged")
+
+    # the delivery stage synthesizes the environment stages while it is built: add the bucket while they are built
+    monkeypatch.setattr(environment_stage, "EnvironmentStage", WithUnloggedBucket)
     app = cdk.App(context=cdk_json_context(), outdir=str(tmp_path))
-    stages = build_app(app)
-    s3.Bucket(stages[0].storage, "Unlogged")
+    build_app(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())

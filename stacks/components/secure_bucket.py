@@ -24,6 +24,7 @@ class SecureBucket(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        bucket_name: str | None,
         settings: StorageSettings,
         retain: bool,
         encryption_key: kms.IKey | None,
@@ -52,6 +53,7 @@ class SecureBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
             encryption_key=encryption_key,
             bucket_key_enabled=encryption_key is not None,

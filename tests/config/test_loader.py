@@ -13,8 +13,10 @@ from config.loader import (
     ConfigError,
     config_path_from,
     load_config,
+    load_dataset_spec,
     resolve_account,
 )
+from tests.conftest import REPO_ROOT
 
 VALID = """\
 project:
@@ -27,7 +29,14 @@ environments:
   prod:
     account: "123456789012"
     region: us-east-1
+model_build:
+  dataset_spec: datasets/spec.yaml
 """
+
+
+def with_prod(lines: str) -> str:
+    """VALID with ``lines`` added to the prod environment."""
+    return VALID.replace("    region: us-east-1\n", "    region: us-east-1\n" + lines)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -70,7 +79,7 @@ def test_shipped_config_is_valid_and_has_the_three_environments() -> None:
         ),
         pytest.param(
             "- dev\n- prod\n",
-            "{path}: must be a mapping with 'project' and 'environments', got list",
+            "{path}: must be a mapping with 'project', 'environments', 'model_build', got list",
             id="top-level-list",
         ),
         pytest.param(
@@ -104,7 +113,7 @@ def test_shipped_config_is_valid_and_has_the_three_environments() -> None:
             id="typo-top-level-key",
         ),
         pytest.param(
-            VALID + "    storage:\n      noncurrent_days: 3\n",
+            with_prod("    storage:\n      noncurrent_days: 3\n"),
             "{path}: environments.prod.storage.noncurrent_days: unknown key "
             "(did you mean 'noncurrent_version_expiration_days'?)",
             id="typo-nested-key",
@@ -115,23 +124,23 @@ def test_shipped_config_is_valid_and_has_the_three_environments() -> None:
             id="bool-as-string",
         ),
         pytest.param(
-            VALID + "    storage:\n      access_log_expiration_days: '30'\n",
+            with_prod("    storage:\n      access_log_expiration_days: '30'\n"),
             "{path}: environments.prod.storage.access_log_expiration_days: must be a whole number, got '30' (str)",
             id="int-as-string",
         ),
         pytest.param(
-            VALID + "    storage:\n      access_log_expiration_days: 0\n",
+            with_prod("    storage:\n      access_log_expiration_days: 0\n"),
             "{path}: environments.prod.storage.access_log_expiration_days: input should be greater than or equal "
             "to 1, got 0",
             id="days-out-of-range",
         ),
         pytest.param(
-            "project: {name: mlops, owner: a}\nenvironments: {}\n",
+            "project: {name: mlops, owner: a}\nenvironments: {}\nmodel_build: {dataset_spec: s.yaml}\n",
             "{path}: environments: must list at least one environment",
             id="no-environments",
         ),
         pytest.param(
-            "project:\n  name: mlops\n  owner: a\n",
+            "project:\n  name: mlops\n  owner: a\nmodel_build: {dataset_spec: s.yaml}\n",
             "{path}: environments: required key is missing",
             id="missing-environments",
         ),
@@ -175,6 +184,41 @@ def test_shipped_config_is_valid_and_has_the_three_environments() -> None:
             id="tag-in-two-places",
         ),
         pytest.param(
+            VALID.replace("name: mlops", "name: mlops-platform-teamx").replace("  prod:\n", "  production:\n"),
+            "{path}: environments.production: bucket names such as "
+            "'mlops-platform-teamx-production-artifacts-000000000000-us-east-1' would be 64 characters, S3 allows "
+            "63: shorten project.name or the environment name",
+            id="bucket-name-too-long",
+        ),
+        pytest.param(
+            VALID.replace("  dataset_spec: datasets/spec.yaml\n", "  dataset_spec: d.yaml\n  auc_threshold: 1.5\n"),
+            "{path}: model_build.auc_threshold: input should be less than or equal to 1, got 1.5",
+            id="auc-threshold-out-of-range",
+        ),
+        pytest.param(
+            VALID.replace(
+                "  dataset_spec: datasets/spec.yaml\n", "  dataset_spec: d.yaml\n  training_instance_type: m5\n"
+            ),
+            "{path}: model_build.training_instance_type: must be a SageMaker instance type such as 'ml.m5.large', "
+            "got 'm5'",
+            id="bad-instance-type",
+        ),
+        pytest.param(
+            VALID.replace(
+                "  dataset_spec: datasets/spec.yaml\n", "  dataset_spec: d.yaml\n  input_data_prefix: data\n"
+            ),
+            "{path}: model_build.input_data_prefix: must be an S3 key prefix ending in '/', e.g. 'datasets/credit/', "
+            "got 'data'",
+            id="bad-input-prefix",
+        ),
+        pytest.param(
+            VALID.replace(
+                "  dataset_spec: datasets/spec.yaml\n", "  dataset_spec: d.yaml\n  disparate_impact: {lower: 1.2}\n"
+            ),
+            "{path}: model_build.disparate_impact.lower: input should be less than 1, got 1.2",
+            id="bad-di-bound",
+        ),
+        pytest.param(
             VALID.replace("  dev:\n    region: eu-west-1\n    retain_data: false\n", "  dev: eu-west-1\n"),
             "{path}: environments.dev: must be a mapping of key: value, got 'eu-west-1' (str)",
             id="env-not-a-mapping",
@@ -200,7 +244,7 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     assert sorted(problems_of(path)) == sorted(
         [
             f"{path}: environments.dev.keep: unknown key (known keys: account, region, retain_data, owner, tags, "
-            "storage)",
+            "storage, train_on_push)",
             f"{path}: environments.prod.account: must be 12 digits, got '1'",
             f"{path}: environments.prod.region: must be an AWS region code such as 'eu-west-1', got 'mars-1'",
         ]
@@ -245,3 +289,43 @@ class TestConfigSelection:
     def test_bad_context_value(self, value: object) -> None:
         with pytest.raises(ConfigError, match=r"-c config=\.\.\.: must be a file path"):
             config_path_from(value, {})
+
+
+class TestDatasetSpecFile:
+    SPEC = (REPO_ROOT / "config" / "datasets" / "german_credit.yaml").read_text()
+
+    def setup(self, tmp_path: Path, spec_text: str, extra: str = "") -> Path:
+        (tmp_path / "datasets").mkdir()
+        (tmp_path / "datasets" / "spec.yaml").write_text(spec_text)
+        return write(tmp_path, VALID + extra)
+
+    def test_shipped_spec_loads(self, tmp_path: Path) -> None:
+        path = self.setup(tmp_path, self.SPEC)
+        spec = load_dataset_spec(load_config(path), path)
+        assert spec.name == "german-credit"
+        assert [f.name for f in spec.facets] == ["age", "sex"]
+
+    def test_missing_spec_file(self, tmp_path: Path) -> None:
+        path = write(tmp_path, VALID)
+        with pytest.raises(ConfigError) as info:
+            load_dataset_spec(load_config(path), path)
+        assert info.value.problems == [
+            f"{path}: model_build.dataset_spec: file not found: {tmp_path / 'datasets/spec.yaml'} (relative to "
+            f"{tmp_path})"
+        ]
+
+    def test_bad_spec_names_the_spec_file_and_key(self, tmp_path: Path) -> None:
+        path = self.setup(tmp_path, self.SPEC.replace("decision_threshold: 0.5", "decision_threshold: 2"))
+        with pytest.raises(ConfigError) as info:
+            load_dataset_spec(load_config(path), path)
+        assert info.value.problems == [
+            f"{tmp_path / 'datasets' / 'spec.yaml'}: label.decision_threshold: input should be less than 1, got 2"
+        ]
+
+    def test_missing_sample_is_an_error_only_without_input_prefix(self, tmp_path: Path) -> None:
+        spec = self.SPEC.replace("data/german_credit/german.data", "data/nope.data")
+        path = self.setup(tmp_path, spec)
+        with pytest.raises(ConfigError, match=r"sample_path: file not found: .*data/nope\.data"):
+            load_dataset_spec(load_config(path), path)
+        path.write_text(VALID + "  input_data_prefix: datasets/credit/\n")
+        assert load_dataset_spec(load_config(path), path).sample_path == "data/nope.data"

@@ -52,10 +52,12 @@ def test_one_customer_managed_key_with_rotation(storage: Template, env_name: str
     storage.has_resource_properties("AWS::KMS::Alias", {"AliasName": f"alias/mlops-{env_name}-data"})
 
 
-def test_four_buckets_without_hard_coded_names(storage: Template) -> None:
-    found = buckets(storage)
-    assert len(found) == 4
-    assert all("BucketName" not in b["Properties"] for b in found.values())
+def test_four_buckets_named_by_project_environment_account_and_region(storage: Template, env_name: str) -> None:
+    names = sorted(b["Properties"]["BucketName"] for b in buckets(storage).values())
+    region = CONFIG.environments[env_name].region
+    assert names == sorted(
+        f"mlops-{env_name}-{p}-123456789012-{region}" for p in ("artifacts", "data", "capture", "logs")
+    )
 
 
 def test_data_buckets_use_sse_kms_with_the_project_key(storage: Template) -> None:

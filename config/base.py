@@ -1,0 +1,34 @@
+"""Base of every config model."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+# Commercial, China, GovCloud and ISO partitions: <area>[-gov|-iso*]-<direction>-<n>
+REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors, values are never coerced, and loaded config cannot be changed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_account(value: str) -> str:
+    if not ACCOUNT_RE.fullmatch(value):
+        raise ValueError(f"must be 12 digits, got {value!r}")
+    return value
+
+
+def _check_region(value: str) -> str:
+    if not REGION_RE.fullmatch(value):
+        raise ValueError(f"must be an AWS region code such as 'eu-west-1', got {value!r}")
+    return value
+
+
+AccountId = Annotated[str, AfterValidator(_check_account)]
+Region = Annotated[str, AfterValidator(_check_region)]

@@ -1,1 +1,0 @@
-"""Lambda functions: one folder per function, a thin ``handler.py`` plus logic modules (see README)."""

@@ -1,0 +1,230 @@
+"""Train step (SageMaker XGBoost framework container, script mode): binary:logistic, AUC, early stopping.
+
+SageMaker runs ``python train.py --max_depth 4 --eta 0.1 ...`` (one ``--name value`` pair per hyperparameter) with the
+channels in ``SM_CHANNEL_<NAME>`` and the model folder in ``SM_MODEL_DIR``; every argument defaults to those
+variables (then to the container paths), and every hyperparameter defaults to its value in ``SM_HPS`` (then to the
+built-in default). Each boosting round logs ``[i] train-auc:<v> validation-auc:<v>`` and the end logs the best round
+again, for the estimator's metric definition ``validation-auc:([0-9.]+)``.
+
+The model folder is what the serving container expects (see :mod:`sagemaker_code.inference`): ``xgboost-model.json``
+(the best round's booster), ``transform.json``, ``code/`` with ``inference.py`` and the ``sagemaker_code`` modules it
+imports, and ``training.json`` (best round, scores, hyperparameters).
+
+Usage: ``python -m sagemaker_code.train --train DIR --validation DIR --transform DIR --model-dir DIR``
+``[--max_depth 4 --eta 0.1 --num_round 300 --subsample 0.8 --colsample_bytree 0.8 --min_child_weight 1``
+``--early_stopping_rounds 30 --seed 42]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+if not __package__:  # run as a file (python .../train.py): make `sagemaker_code` importable, see _bootstrap.py
+    __import__("_bootstrap")
+
+from sagemaker_code.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.inference import MODEL_FILE, TRANSFORM_FILE
+from sagemaker_code.transform import Transform, TransformFileError
+
+logger = logging.getLogger(__name__)
+
+#: What serving imports besides inference.py (inference.py imports sagemaker_code.transform only).
+SERVING_MODULES = ("__init__.py", "transform.py")
+TRAINING_REPORT = "training.json"
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    max_depth: int = 4
+    eta: float = 0.1
+    num_round: int = 300
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    min_child_weight: float = 1.0
+    early_stopping_rounds: int = 30
+    seed: int = 42
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.max_depth >= 1, "--max_depth must be at least 1", self.max_depth),
+            (0 < self.eta <= 1, "--eta must be in (0, 1]", self.eta),
+            (self.num_round >= 1, "--num_round must be at least 1", self.num_round),
+            (0 < self.subsample <= 1, "--subsample must be in (0, 1]", self.subsample),
+            (0 < self.colsample_bytree <= 1, "--colsample_bytree must be in (0, 1]", self.colsample_bytree),
+            (self.min_child_weight >= 0, "--min_child_weight must be at least 0", self.min_child_weight),
+            (self.early_stopping_rounds >= 1, "--early_stopping_rounds must be at least 1", self.early_stopping_rounds),
+            (self.seed >= 0, "--seed must be at least 0", self.seed),
+        ]
+        return [f"{message}, got {value}" for ok, message, value in checks if not ok]
+
+    def xgboost_params(self) -> dict[str, object]:
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": "auc",
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.eta,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "seed": self.seed,
+        }
+
+
+class _LogScores(xgb.callback.TrainingCallback):
+    """Log ``[i] train-auc:<v> validation-auc:<v>`` after every boosting round."""
+
+    def after_iteration(  # the signature is xgboost's; the booster is not needed here
+        self,
+        model: xgb.Booster,  # noqa: ARG002
+        epoch: int,
+        evals_log: xgb.callback.TrainingCallback.EvalsLog,
+    ) -> bool:
+        scores = []
+        for data, metrics in evals_log.items():
+            for metric, history in metrics.items():
+                last = history[-1]
+                scores.append(f"{data}-{metric}:{last[0] if isinstance(last, tuple) else last:.6f}")
+        logger.info("[%d] %s", epoch, " ".join(scores))
+        return False
+
+
+def load_transform(path: Path) -> Transform:
+    if not path.is_file():
+        raise StepError(f"transform not found: {path}")
+    try:
+        return Transform.from_json(path.read_text(encoding="utf-8"))
+    except TransformFileError as exc:
+        raise StepError(f"{path}: {exc}") from None
+
+
+def _matrix(folder: Path, name: str, feature_names: list[str]) -> xgb.DMatrix:
+    labels, features = read_xgboost_csv(folder / f"{name}.csv", f"{name} data")
+    if features.shape[1] != len(feature_names):
+        raise StepError(
+            f"{folder / name}.csv has {features.shape[1]} features, the transform makes {len(feature_names)}: "
+            "the data and the transform come from different preprocess runs"
+        )
+    if np.unique(labels).size < 2:
+        raise StepError(f"{folder / name}.csv has only one class; the preprocess step guarantees both")
+    return xgb.DMatrix(features, label=labels, feature_names=feature_names)
+
+
+def copy_serving_code(code_dir: Path) -> None:
+    """code/inference.py and code/sagemaker_code/<the modules it imports>, copied from this file's folder."""
+    here = Path(__file__).resolve().parent
+    if code_dir.exists():
+        shutil.rmtree(code_dir)
+    package = code_dir / "sagemaker_code"
+    package.mkdir(parents=True)
+    shutil.copyfile(here / "inference.py", code_dir / "inference.py")
+    for name in SERVING_MODULES:
+        shutil.copyfile(here / name, package / name)
+
+
+def train(
+    train_dir: Path, validation_dir: Path, transform_dir: Path, model_dir: Path, hp: Hyperparameters
+) -> dict[str, object]:
+    """Train, keep the best round, write the model folder; return the training report."""
+    transform_path = transform_dir / TRANSFORM_FILE
+    transform = load_transform(transform_path)
+    names = list(transform.feature_names)
+    dtrain = _matrix(train_dir, "train", names)
+    dvalidation = _matrix(validation_dir, "validation", names)
+    booster = xgb.train(
+        hp.xgboost_params(),
+        dtrain,
+        num_boost_round=hp.num_round,
+        evals=[(dtrain, "train"), (dvalidation, "validation")],
+        early_stopping_rounds=hp.early_stopping_rounds,
+        callbacks=[_LogScores()],
+        verbose_eval=False,
+    )
+    best_round = int(booster.best_iteration)
+    best_auc = float(booster.best_score)
+    logger.info("best round %d of %d: validation-auc:%.6f", best_round, booster.num_boosted_rounds() - 1, best_auc)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    booster[: best_round + 1].save_model(str(model_dir / MODEL_FILE))
+    shutil.copyfile(transform_path, model_dir / TRANSFORM_FILE)
+    copy_serving_code(model_dir / "code")
+    report: dict[str, object] = {
+        "spec_name": transform.spec_name,
+        "best_round": best_round,
+        "rounds_trained": booster.num_boosted_rounds(),
+        "validation_auc": best_auc,
+        "rows": {"train": dtrain.num_row(), "validation": dvalidation.num_row()},
+        "features": len(names),
+        "hyperparameters": asdict(hp),
+    }
+    write_json(model_dir / TRAINING_REPORT, report)
+    return report
+
+
+def _hyperparameter_defaults(environ: dict[str, str]) -> dict[str, object]:
+    """Built-in defaults, overridden by SM_HPS (the JSON of the job's hyperparameters) when it is set."""
+    defaults: dict[str, object] = asdict(Hyperparameters())
+    text = environ.get("SM_HPS")
+    if text:
+        try:
+            given = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"SM_HPS is not valid JSON: {exc.msg}") from None
+        defaults.update({name: value for name, value in given.items() if name in defaults})
+    return defaults
+
+
+def parse_args(argv: list[str] | None, environ: dict[str, str]) -> tuple[argparse.Namespace, Hyperparameters]:
+    parser = argparse.ArgumentParser(description="Train the XGBoost model (train step)", allow_abbrev=False)
+    channel = "/opt/ml/input/data"
+    parser.add_argument("--train", type=Path, default=Path(environ.get("SM_CHANNEL_TRAIN", f"{channel}/train")))
+    parser.add_argument(
+        "--validation", type=Path, default=Path(environ.get("SM_CHANNEL_VALIDATION", f"{channel}/validation"))
+    )
+    parser.add_argument(
+        "--transform", type=Path, default=Path(environ.get("SM_CHANNEL_TRANSFORM", f"{channel}/transform"))
+    )
+    parser.add_argument(
+        "--model-dir",
+        "--model_dir",
+        dest="model_dir",
+        type=Path,
+        default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")),
+    )
+    defaults = _hyperparameter_defaults(environ)
+    for field in fields(Hyperparameters):
+        kind: type[int] | type[float] = int if field.type == "int" else float
+        value = defaults[field.name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            parser.error(f"SM_HPS: {field.name} must be a number, got {value!r}")
+        try:
+            default = kind(value)
+        except ValueError:
+            parser.error(
+                f"SM_HPS: {field.name} must be {'a whole number' if kind is int else 'a number'}, got {value!r}"
+            )
+        parser.add_argument(f"--{field.name}", type=kind, default=default, metavar=kind.__name__.upper())
+    args = parser.parse_args(argv)
+    hp = Hyperparameters(**{field.name: getattr(args, field.name) for field in fields(Hyperparameters)})
+    problems = hp.problems()
+    if problems:
+        parser.error("; ".join(problems))
+    return args, hp
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, hp = parse_args(argv, dict(os.environ))
+    return run_step("train", lambda: train(args.train, args.validation, args.transform, args.model_dir, hp))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

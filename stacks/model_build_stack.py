@@ -1,0 +1,187 @@
+"""Per-environment model build: the SageMaker Pipeline, its model package group, step code and roles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from sagemaker_code.bundle import write_bundle
+from sagemaker_code.pipeline import PipelineSettings
+from stacks.compliance import acknowledge_grant_actions, acknowledge_wildcard_resource
+from stacks.components.model_build_pipeline import ModelBuildPipeline, substitute_sentinels
+from stacks.components.sagemaker_job_role import SageMakerJobRole
+from stacks.storage_stack import StorageStack
+
+#: Generated inputs of assets (the step-code bundle), content-addressed so that parallel synths never collide.
+BUILD_DIR = Path(__file__).resolve().parent.parent / ".build"
+
+
+def images_in(definition: dict[str, Any]) -> list[str]:
+    """Every container image a pipeline definition runs (processing, training and the registered model)."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in {"ImageUri", "TrainingImage", "Image"} and isinstance(value, str):
+                    found.add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(definition["Steps"])
+    return sorted(found)
+
+
+class ModelBuildStack(cdk.Stack):
+    """The SageMaker Pipeline that turns a dataset into a registered, gated model package."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: PipelineSettings,
+        definition: str,
+        dataset_spec: dict[str, Any],
+        sample_data: Path | None,
+        input_data_prefix: str | None,
+        storage: StorageStack,
+        retain_data: bool,
+        starter: tuple[str, str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        artifacts_bucket = storage.reference_bucket(self, "artifacts")
+        data_bucket = storage.reference_bucket(self, "data")
+        data_key = storage.data_key
+        if (sample_data is None) == (input_data_prefix is None):
+            raise ValueError(f"{self.node.path}: give exactly one of sample_data and input_data_prefix")
+
+        code = s3_assets.Asset(self, "StepCode", path=str(write_bundle(BUILD_DIR / "step-code", dataset_spec)))
+        sample = s3_assets.Asset(self, "SampleData", path=str(sample_data)) if sample_data else None
+
+        job = SageMakerJobRole(
+            self,
+            "JobRole",
+            images=images_in(json.loads(definition)),
+            description=f"Processing and training jobs of the {settings.pipeline_name} pipeline",
+        )
+        run_prefix = f"pipelines/{settings.pipeline_name}/*"
+        artifacts_bucket.grant_read_write(job.role, run_prefix)
+        data_bucket.grant_read(job.role, f"{input_data_prefix or 'datasets/'}*")
+        data_key.grant_encrypt_decrypt(job.role)  # job volumes and outputs are encrypted with the data key
+        # Asset.grant_read would open the whole CDK staging bucket; the jobs only need these objects.
+        assets = [asset for asset in (code, sample) if asset is not None]
+        job.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadStepCodeAndSample",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{self.partition}:s3:::{a.s3_bucket_name}/{a.s3_object_key}" for a in assets],
+            )
+        )
+
+        replacements = {
+            "job_role_arn": job.role.role_arn,
+            "artifacts_bucket": artifacts_bucket.bucket_name,
+            "data_bucket": data_bucket.bucket_name,
+            "kms_key_arn": data_key.key_arn,
+            "code_uri": code.s3_object_url,
+        }
+        if sample:
+            replacements["sample_data_uri"] = sample.s3_object_url
+        self.pipeline = ModelBuildPipeline(
+            self,
+            "ModelBuild",
+            pipeline_name=settings.pipeline_name,
+            model_package_group_name=settings.model_package_group_name,
+            definition=substitute_sentinels(definition, replacements, settings.sentinels),
+            job_role=job.role,
+            volume_key=data_key,
+            retain=retain_data,
+        )
+        artifacts_bucket.grant_read(self.pipeline.role, run_prefix)  # property files: evaluation and bias reports
+        self.job_role = job.role
+
+        run_objects = artifacts_bucket.arn_for_objects(run_prefix)
+        datasets = data_bucket.arn_for_objects(f"{input_data_prefix or 'datasets/'}*")
+        for role, actions, reason in (
+            (
+                job.role,
+                [
+                    "s3:GetObject*",
+                    "s3:GetBucket*",
+                    "s3:List*",
+                    "s3:DeleteObject*",
+                    "s3:Abort*",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Every execution writes under pipelines/<pipeline>/<execution id>/<step>/; execution ids exist only "
+                "at run time, so the jobs may use this pipeline's prefix of the artifacts bucket.",
+            ),
+            (
+                self.pipeline.role,
+                ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+                "SageMaker Pipelines reads each step's property file (evaluation.json, analysis.json) from "
+                "pipelines/<pipeline>/<execution id>/...; read-only, this pipeline's prefix only.",
+            ),
+        ):
+            policy = role.node.find_child("DefaultPolicy")
+            acknowledge_grant_actions(policy, actions)
+            acknowledge_wildcard_resource(policy, run_objects, reason)
+        acknowledge_wildcard_resource(
+            job.role.node.find_child("DefaultPolicy"),
+            datasets,
+            "Preprocess reads the dataset chosen per execution (InputDataUri) from this prefix of the data bucket; "
+            "read-only.",
+        )
+
+        if starter is not None:
+            self._starter_role(settings, *starter)
+
+        cdk.CfnOutput(self, "PipelineName", value=settings.pipeline_name)
+        cdk.CfnOutput(self, "ModelPackageGroupName", value=settings.model_package_group_name)
+
+    def _starter_role(self, settings: PipelineSettings, role_name: str, ci_account: str, ci_role_name: str) -> None:
+        """A role the model-build CI (``ci_role_name`` in ``ci_account``) assumes to start and watch this pipeline."""
+        ci_role_arn = f"arn:{self.partition}:iam::{ci_account}:role/{ci_role_name}"
+        role = iam.Role(
+            self,
+            "PipelineStarter",
+            role_name=role_name,
+            description=f"The model-build CI starts and watches {settings.pipeline_name} as this role",
+            # Trust the account, narrowed to the CI role by a condition: IAM would reject a principal ARN of a role
+            # that does not exist yet (the delivery stack may be deployed after this one).
+            assumed_by=iam.AccountPrincipal(ci_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": ci_role_arn}}),
+        )
+        pipeline_arn = self.format_arn(service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name)
+        executions = f"{pipeline_arn}/execution/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipeline"], resources=[pipeline_arn]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                    "sagemaker:StopPipelineExecution",
+                ],
+                resources=[executions],
+            )
+        )
+        acknowledge_wildcard_resource(
+            role.node.find_child("DefaultPolicy"),
+            executions,
+            "Execution ids are assigned by SageMaker when the CI starts an execution; limited to this pipeline's "
+            "executions.",
+        )

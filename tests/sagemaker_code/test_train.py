@@ -1,0 +1,165 @@
+"""Train step: SageMaker script-mode arguments, the model folder, metric logs, reproducibility, serving code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xgboost as xgb
+
+from sagemaker_code.common import StepError
+from sagemaker_code.train import Hyperparameters, main, parse_args, train
+from tests.sagemaker_code.conftest import PipelineRun
+
+SAGEMAKER_ARGS = [
+    *("--max_depth", "4", "--eta", "0.1", "--num_round", "300", "--subsample", "0.8"),
+    *("--colsample_bytree", "0.8", "--min_child_weight", "1", "--early_stopping_rounds", "30"),
+]
+FAST = Hyperparameters(num_round=20, early_stopping_rounds=5)
+
+
+def folders(run: PipelineRun) -> tuple[Path, Path, Path]:
+    return run.data / "train", run.data / "validation", run.data / "transform"
+
+
+class TestArguments:
+    def test_sagemaker_script_mode_arguments_and_channels(self) -> None:
+        environ = {
+            "SM_CHANNEL_TRAIN": "/data/train",
+            "SM_CHANNEL_VALIDATION": "/data/validation",
+            "SM_CHANNEL_TRANSFORM": "/data/transform",
+            "SM_MODEL_DIR": "/model",
+        }
+        args, hp = parse_args(SAGEMAKER_ARGS, environ)
+        assert hp == Hyperparameters(4, 0.1, 300, 0.8, 0.8, 1.0, 30, 42)
+        assert (args.train, args.validation, args.transform, args.model_dir) == (
+            Path("/data/train"),
+            Path("/data/validation"),
+            Path("/data/transform"),
+            Path("/model"),
+        )
+
+    def test_container_paths_without_environment(self) -> None:
+        args, hp = parse_args([], {})
+        assert hp == Hyperparameters()
+        assert args.train == Path("/opt/ml/input/data/train")
+        assert args.transform == Path("/opt/ml/input/data/transform")
+        assert args.model_dir == Path("/opt/ml/model")
+
+    def test_sm_hps_gives_the_defaults_and_arguments_win(self) -> None:
+        environ = {"SM_HPS": json.dumps({"max_depth": 6, "eta": "0.3", "sagemaker_program": "train.py"})}
+        _, hp = parse_args(["--eta", "0.2"], environ)
+        assert (hp.max_depth, hp.eta) == (6, 0.2)
+
+    @pytest.mark.parametrize(
+        ("argv", "environ", "message"),
+        [
+            (["--eta", "1.5"], {}, "--eta must be in (0, 1], got 1.5"),
+            (["--max_depth", "0", "--subsample", "0"], {}, "--max_depth must be at least 1, got 0; --subsample must"),
+            (["--max_depth", "4.5"], {}, "argument --max_depth: invalid int value: '4.5'"),
+            (["--max_dept", "4"], {}, "unrecognized arguments: --max_dept 4"),
+            ([], {"SM_HPS": '{"num_round": "many"}'}, "SM_HPS: num_round must be a whole number, got 'many'"),
+        ],
+    )
+    def test_bad_hyperparameters(
+        self, argv: list[str], environ: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as info:
+            parse_args(argv, environ)
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+class TestModelFolder:
+    def test_layout_and_report(self, sample_run: PipelineRun) -> None:
+        files = sorted(p.relative_to(sample_run.model).as_posix() for p in sample_run.model.rglob("*") if p.is_file())
+        assert files == [
+            "code/inference.py",
+            "code/sagemaker_code/__init__.py",
+            "code/sagemaker_code/transform.py",
+            "training.json",
+            "transform.json",
+            "xgboost-model.json",
+        ]
+        assert (sample_run.model / "transform.json").read_bytes() == (
+            sample_run.data / "transform" / "transform.json"
+        ).read_bytes()
+        report = json.loads((sample_run.model / "training.json").read_text())
+        booster = xgb.Booster(model_file=str(sample_run.model / "xgboost-model.json"))
+        assert booster.num_boosted_rounds() == report["best_round"] + 1  # only the best round's trees are kept
+        assert report["rounds_trained"] == report["best_round"] + 31  # early stopping: 30 rounds without a gain
+        assert booster.feature_names is not None
+        assert len(booster.feature_names) == report["features"] == 61
+        assert report["rows"] == {"train": 700, "validation": 150}
+
+    def test_code_folder_is_self_contained(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        """The serving code runs with nothing but code/ on the path (no repository, no spec file)."""
+        script = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import inference; "
+            "m = inference.model_fn(sys.argv[2]); "
+            "p = inference.predict_fn(inference.input_fn(sys.stdin.read(), 'text/csv'), m); "
+            "print(inference.output_fn(p, 'application/json')[0]); "
+            "print(sorted(name for name in sys.modules if name.startswith('sagemaker_code')))"
+        )
+        rows = (sample_run.data / "test" / "test_raw.csv").read_text().splitlines()[1:4]
+        features = "\n".join(row.rsplit(",", 1)[0] for row in rows)  # without the label
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", script, str(sample_run.model / "code"), str(sample_run.model)],
+            input=features,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=True,
+        )
+        body, modules = result.stdout.splitlines()
+        assert len(json.loads(body)["predictions"]) == 3
+        assert modules == "['sagemaker_code', 'sagemaker_code.transform']"
+
+
+class TestTraining:
+    def test_logs_validation_auc_for_the_metric_definition(
+        self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="sagemaker_code.train"):
+            report = train(*folders(sample_run), tmp_path / "model", FAST)
+        values = re.findall(r"validation-auc:([0-9.]+)", caplog.text)
+        rounds = report["rounds_trained"]
+        assert isinstance(rounds, int)
+        assert len(values) == rounds + 1  # one per round, and the best one at the end
+        assert float(values[-1]) == pytest.approx(report["validation_auc"], abs=1e-6)
+        assert "train-auc:" in caplog.text
+
+    def test_two_runs_give_identical_models(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST)
+        train(*folders(sample_run), tmp_path / "b", FAST)
+        for name in ("xgboost-model.json", "training.json", "transform.json"):
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+    def test_another_seed_gives_another_model(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST)
+        train(*folders(sample_run), tmp_path / "b", Hyperparameters(num_round=20, early_stopping_rounds=5, seed=7))
+        assert (tmp_path / "a" / "xgboost-model.json").read_bytes() != (
+            tmp_path / "b" / "xgboost-model.json"
+        ).read_bytes()
+
+    def test_data_and_transform_of_different_runs(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        transform = json.loads((sample_run.data / "transform" / "transform.json").read_text())
+        transform["columns"] = transform["columns"][1:]
+        transform["feature_names"] = transform["feature_names"][4:]
+        (tmp_path / "transform").mkdir()
+        (tmp_path / "transform" / "transform.json").write_text(json.dumps(transform))
+        with pytest.raises(StepError, match=r"train\.csv has 61 features, the transform makes 57: the data and the"):
+            train(sample_run.data / "train", sample_run.data / "validation", tmp_path / "transform", tmp_path, FAST)
+
+    def test_main_reports_a_missing_channel(
+        self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        argv = ["--train", str(tmp_path / "nope"), "--validation", str(sample_run.data / "validation")]
+        argv += ["--transform", str(sample_run.data / "transform"), "--model-dir", str(tmp_path / "model")]
+        assert main(argv) == 1
+        assert f"train failed: train data not found: {tmp_path / 'nope' / 'train.csv'}" in caplog.text

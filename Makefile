@@ -16,11 +16,20 @@ OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKE
 	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
 	CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 
-.PHONY: help setup synth test lint bench clean
+.PHONY: help setup synth test lint bench clean test-model local-pipeline
+
+# `make local-pipeline` options: the assembly, the stage whose pipeline runs, the local workspace, extra arguments
+# (e.g. ARGS="--param AucThreshold=0.9" or ARGS="--input path/to/data.csv").
+CDK_OUT ?= cdk.out
+STAGE ?= dev
+WORKSPACE ?= .local-pipeline
+ARGS ?=
 
 help:
 	@echo "make synth   set up and synthesize every environment offline (summary table at the end)"
 	@echo "make test    set up and run ruff, mypy and pytest"
+	@echo "make local-pipeline  synthesize, then run the dev SageMaker pipeline definition locally (STAGE, ARGS)"
+	@echo "make test-model      the model-build CI Test stage: step-code tests + a local pipeline run on the sample"
 	@echo "make bench   benchmarks (figures go into README.md)"
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
@@ -38,7 +47,7 @@ $(NODE_STAMP): package.json package-lock.json
 setup: $(PY_STAMP) $(NODE_STAMP)
 
 synth: setup
-	$(OFFLINE) $(PY) tools/synth.py
+	$(OFFLINE) $(PY) tools/synth.py --outdir $(CDK_OUT)
 
 lint: setup
 	$(PY) -m ruff check .
@@ -48,8 +57,15 @@ lint: setup
 test: lint
 	$(OFFLINE) $(PY) -m pytest
 
+local-pipeline: synth
+	$(OFFLINE) $(PY) -m sagemaker_code.local_runner --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
+
+test-model: setup
+	$(OFFLINE) $(PY) -m pytest tests/sagemaker_code -q --junitxml=reports/model-tests.xml
+	$(MAKE) local-pipeline
+
 bench: setup
 	$(OFFLINE) $(PY) bench/synth.py
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out reports .local-pipeline .build

@@ -134,13 +134,15 @@ class DeliverySettings(StrictModel):
     source: SourceSettings = Field(description="The repository every pipeline builds from.")
     branch: BranchName = Field(default="main", description="Branch whose pushes deploy the infrastructure.")
     stages: list[str] | None = Field(
-        default=None, description="Environments the infrastructure pipeline deploys, in order. Omitted: all, in file order."
+        default=None,
+        description="Environments the infrastructure pipeline deploys, in order. Omitted: all, in file order.",
     )
     require_approval: list[str] = Field(
         default_factory=list, description="Environments that wait for a manual approval before they are deployed."
     )
     notify_on_success: list[str] = Field(
-        default_factory=list, description="Environments whose successful deployments are announced (failures always are)."
+        default_factory=list,
+        description="Environments whose successful deployments are announced (failures always are).",
     )
     notification_emails: list[Email] = Field(
         default_factory=list, description="E-mail addresses subscribed to the pipelines' notifications topic."
@@ -151,7 +153,9 @@ class DeliverySettings(StrictModel):
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"must be one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}, got {value}")
+            raise ValueError(
+                f"must be one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}, got {value}"
+            )
         return value
 
 

@@ -162,13 +162,17 @@ class PlatformConfig(StrictModel):
         known = list(self.environments)
         trained = [name for name, env in self.environments.items() if env.train_on_push]
         if self.delivery is None:
-            return [f"environments.{name}.train_on_push: needs a delivery section (the CI pipelines)" for name in trained]
+            return [
+                f"environments.{name}.train_on_push: needs a delivery section (the CI pipelines)" for name in trained
+            ]
         problems = []
         for key in ("stages", "require_approval", "notify_on_success"):
             names = getattr(self.delivery, key) or []
             for index, name in enumerate(names):
                 if name not in known:
-                    problems.append(f"delivery.{key}[{index}]: unknown environment {name!r} (known: {', '.join(known)})")
+                    problems.append(
+                        f"delivery.{key}[{index}]: unknown environment {name!r} (known: {', '.join(known)})"
+                    )
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 problems.append(f"delivery.{key}: lists {repeated} more than once")

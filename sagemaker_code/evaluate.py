@@ -39,7 +39,7 @@ from sagemaker_code.inference import MODEL_FILE, TRANSFORM_FILE, ServingModel, l
 from sagemaker_code.metrics import Confusion, bootstrap_std, roc_auc, roc_curve
 from sagemaker_code.preprocess import read_table
 from sagemaker_code.spec import CsvFormat, DatasetSpec, Facet, load_spec
-from sagemaker_code.transform import TransformFileError, parse_number
+from sagemaker_code.transform import TransformFileError, TransformInputError, parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def load_model_artifacts(path: Path) -> ServingModel:
     """The booster and transform from model.tar.gz (or a folder holding it, or an unpacked model folder)."""
     if path.is_dir():
         if (path / MODEL_FILE).is_file():
+            if not (path / TRANSFORM_FILE).is_file():
+                raise StepError(f"{path}: the model folder has no {TRANSFORM_FILE}")
             return _load(path, (path / MODEL_FILE).read_bytes(), (path / TRANSFORM_FILE).read_bytes())
         archives = sorted(path.glob("*.tar.gz"))
         if len(archives) != 1:
@@ -110,6 +112,12 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
             f"{spec.label.decision_threshold}: evaluate with the spec the model was trained with"
         )
     y, features = read_xgboost_csv(test_dir / "test.csv", "test data")
+    expected = len(model.transform.feature_names)
+    if features.shape[1] != expected:
+        raise StepError(
+            f"{test_dir / 'test.csv'} has {features.shape[1]} features, the model takes {expected}: the model and "
+            "the test split come from different preprocess runs"
+        )
     probabilities = model.predict_features(features)
     raw_format = CsvFormat(header=True, delimiter=",", missing_values=spec.format.missing_values)
     raw = read_table(test_dir / "test_raw.csv", spec.column_names, raw_format).frame
@@ -117,7 +125,10 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
         raise StepError(f"{test_dir}: test.csv has {y.size} rows but test_raw.csv has {len(raw)}")
     if not np.array_equal(raw[spec.label.column].to_numpy() == spec.label.positive, y == 1):
         raise StepError(f"{test_dir}: the labels of test.csv and test_raw.csv differ; rerun the preprocess step")
-    skew = float(np.max(np.abs(model.predict_proba(raw) - probabilities)))
+    try:
+        skew = float(np.max(np.abs(model.predict_proba(raw) - probabilities)))
+    except TransformInputError as exc:
+        raise StepError(f"{test_dir / 'test_raw.csv'}: {exc}") from None
     if skew > SKEW_TOLERANCE:
         raise StepError(
             f"training/serving skew: the raw test rows scored through transform.json differ from test.csv by up "

@@ -366,12 +366,16 @@ class _PathMiss(Exception):  # noqa: N818 - internal: the caller turns it into a
         super().__init__(f"{where or '(root)'}: {detail}")
 
 
+_NAME_FIELDS = ("OutputName", "ChannelName", "InputName")
+
+
 def _element_name(element: Json) -> str | None:
-    """The name of a list element (its OutputName, ChannelName, InputName, ... field)."""
-    if isinstance(element, dict):
-        for key, value in element.items():
-            if key.endswith("Name") and isinstance(value, str):
-                return value
+    """The name of a list element: its OutputName, ChannelName or InputName, else its first other ``*Name`` field."""
+    if not isinstance(element, dict):
+        return None
+    for key in (*_NAME_FIELDS, *(key for key in element if key.endswith("Name"))):
+        if isinstance(element.get(key), str):
+            return str(element[key])
     return None
 
 
@@ -660,7 +664,10 @@ def _check_reference(
                 f"{declared or 'no property files'}"
             )
     else:
-        parse_property_path(match["path"])
+        try:
+            parse_property_path(match["path"])
+        except ExpressionError as exc:
+            raise DefinitionError(f"step {step} reads {reference}: {exc}") from None
     return target
 
 
@@ -1110,6 +1117,7 @@ class _Execution:
     bin_dir: Path
     code_dir: Path | None = None
     gates: list[GateDecision] = field(default_factory=list)
+    decisions: dict[str, str] = field(default_factory=dict)  # condition step -> the branch it chose
     registered: RegisteredPackage | None = None
 
     def step_root(self, step: str) -> Path:
@@ -1151,7 +1159,7 @@ def _string_map(value: Json, where: str) -> dict[str, str]:
 
 
 def _timeout(arguments: dict[str, Json]) -> float | None:
-    seconds = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    seconds: Json = (arguments.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
     return float(seconds) if _is_number(seconds) else None
 
 
@@ -1332,6 +1340,7 @@ def _run_condition(node: StepNode, run: _Execution) -> StepOutcome:
     outcome = all(item.outcome for item in outcomes)
     decision = GateDecision(node.name, outcome, "IfSteps" if outcome else "ElseSteps", outcomes)
     run.gates.append(decision)
+    run.decisions[node.name] = decision.branch
     logger.info(
         "%s: %s -> %s", node.name, "; ".join(item.text for item in outcomes) or "(no conditions)", decision.branch
     )
@@ -1418,10 +1427,29 @@ def new_execution_id() -> str:
     return f"{datetime.now(UTC).strftime('%Y%m%dt%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _should_run(node: StepNode, decisions: Mapping[str, str], executed: set[str]) -> bool:
+def _should_run(node: StepNode, decisions: Mapping[str, str], executed: Mapping[str, object]) -> bool:
+    """A step runs when its branch was chosen and every step it waits for ran."""
     if node.parent is not None and decisions.get(node.parent) != node.branch:
         return False
     return all(name in executed for name in node.depends_on)
+
+
+def _execute_step(node: StepNode, run: _Execution) -> tuple[StepRecord, str | None]:
+    """Run one step: its record, and the reason the run fails when the step ends it."""
+    started = time.monotonic()
+    log = run.log(node.name) if node.type in {"Processing", "Training"} else None
+
+    def record(status: str, message: str) -> StepRecord:
+        return StepRecord(node.name, node.type, status, time.monotonic() - started, message, log)
+
+    try:
+        outcome = EXECUTORS[node.type](node, run)
+    except _PipelineFailed as failed:
+        return record(FAILED, failed.message), failed.message
+    except (StepError, OSError) as exc:
+        return record(FAILED, str(exc)), f"step {node.name} ({node.type}) failed: {exc}"
+    run.scope.steps[node.name] = outcome.properties
+    return record(SUCCEEDED, outcome.message), None
 
 
 def run_pipeline(
@@ -1465,44 +1493,25 @@ def run_pipeline(
         logger.info("step caching is not emulated: CacheConfig is ignored and every step runs")
     started = time.monotonic()
     records: list[StepRecord] = []
-    decisions: dict[str, str] = {}
-    executed: set[str] = set()
     not_executed: list[str] = []
-    status, reason = SUCCEEDED, None
-    for node in order:
-        if not _should_run(node, decisions, executed):
+    reason: str | None = None
+    for position, node in enumerate(order):
+        if not _should_run(node, run.decisions, run.scope.steps):
             not_executed.append(node.name)
             continue
         logger.info("%s (%s): started", node.name, node.type)
-        step_started = time.monotonic()
-        log = run.log(node.name) if node.type in {"Processing", "Training"} else None
-        try:
-            outcome = EXECUTORS[node.type](node, run)
-        except _PipelineFailed as failed:
-            status, reason = FAILED, failed.message
-            records.append(StepRecord(node.name, node.type, FAILED, time.monotonic() - step_started, failed.message))
-        except StepError as exc:
-            status, reason = FAILED, f"step {node.name} ({node.type}) failed: {exc}"
-            records.append(StepRecord(node.name, node.type, FAILED, time.monotonic() - step_started, str(exc), log))
-        else:
-            executed.add(node.name)
-            run.scope.steps[node.name] = outcome.properties
-            if node.type == "Condition":
-                decisions[node.name] = run.gates[-1].branch
-            records.append(
-                StepRecord(node.name, node.type, SUCCEEDED, time.monotonic() - step_started, outcome.message, log)
-            )
-        record = records[-1]
+        record, reason = _execute_step(node, run)
+        records.append(record)
         logger.info("%s (%s): %s in %.1f s", record.name, record.type, record.status, record.seconds)
-        if status == FAILED:
+        if reason is not None:
             logger.error("pipeline %s failed: %s", pipeline_name, reason)
-            not_executed += [other.name for other in order[order.index(node) + 1 :]]
+            not_executed += [other.name for other in order[position + 1 :]]
             break
     metrics = next((data for (_, name), data in run.scope.property_files.items() if name == "Evaluation"), None)
     return RunResult(
         execution_id=execution_id,
         pipeline_name=pipeline_name,
-        status=status,
+        status=SUCCEEDED if reason is None else FAILED,
         failure_reason=reason,
         steps=tuple(records),
         gates=tuple(run.gates),

@@ -1,7 +1,8 @@
 """Preprocess step: validate the raw input against the dataset spec, split it, fit the transform, write the baseline.
 
 Every problem with the input stops the step with a :class:`DataValidationError` whose message names the file, the
-column and the rows (``german.data line 17: 20 fields, expected 21``); ``main`` logs it and exits with 1.
+column and the rows (``... wrong number of fields (expected the spec's 21 columns): german.data line 3 has 20``);
+``main`` logs it and exits with 1.
 
 The split is stratified and deterministic: the rows of each class are ordered by a SHA-256 of (seed, row number),
 which does not depend on the numpy version, and cut into test, validation and train; every split gets at least one

@@ -116,7 +116,7 @@ def _matrix(folder: Path, name: str, feature_names: list[str]) -> xgb.DMatrix:
             "the data and the transform come from different preprocess runs"
         )
     if np.unique(labels).size < 2:
-        raise StepError(f"{folder / name}.csv has only one class; the preprocess step guarantees both")
+        raise StepError(f"{folder / name}.csv has rows of one class only; training needs both")
     return xgb.DMatrix(features, label=labels, feature_names=feature_names)
 
 
@@ -170,20 +170,34 @@ def train(
     return report
 
 
-def _hyperparameter_defaults(environ: dict[str, str]) -> dict[str, object]:
-    """Built-in defaults, overridden by SM_HPS (the JSON of the job's hyperparameters) when it is set."""
-    defaults: dict[str, object] = asdict(Hyperparameters())
+def _sm_hps(environ: dict[str, str], parser: argparse.ArgumentParser) -> dict[str, object]:
+    """The job's hyperparameters from SM_HPS (JSON), when set: they become the defaults of the arguments."""
     text = environ.get("SM_HPS")
-    if text:
-        try:
-            given = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"SM_HPS is not valid JSON: {exc.msg}") from None
-        defaults.update({name: value for name, value in given.items() if name in defaults})
-    return defaults
+    if not text:
+        return {}
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        parser.error(f"SM_HPS is not valid JSON: {exc.msg}")
+    if not isinstance(given, dict):
+        parser.error(f"SM_HPS must be a JSON object, got {type(given).__name__}")
+    return given
+
+
+def _default(name: str, kind: type[int] | type[float], value: object, parser: argparse.ArgumentParser) -> int | float:
+    wanted = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        parser.error(f"SM_HPS: {name} must be {wanted}, got {value!r}")
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        parser.error(f"SM_HPS: {name} must be {wanted}, got {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        parser.error(f"SM_HPS: {name} must be {wanted}, got {value!r}")
 
 
 def parse_args(argv: list[str] | None, environ: dict[str, str]) -> tuple[argparse.Namespace, Hyperparameters]:
+    """Paths default to the SM_* variables (then the container paths), hyperparameters to SM_HPS (then built-in)."""
     parser = argparse.ArgumentParser(description="Train the XGBoost model (train step)", allow_abbrev=False)
     channel = "/opt/ml/input/data"
     parser.add_argument("--train", type=Path, default=Path(environ.get("SM_CHANNEL_TRAIN", f"{channel}/train")))
@@ -200,18 +214,11 @@ def parse_args(argv: list[str] | None, environ: dict[str, str]) -> tuple[argpars
         type=Path,
         default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")),
     )
-    defaults = _hyperparameter_defaults(environ)
+    given = _sm_hps(environ, parser)
+    builtin = asdict(Hyperparameters())
     for field in fields(Hyperparameters):
         kind: type[int] | type[float] = int if field.type == "int" else float
-        value = defaults[field.name]
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            parser.error(f"SM_HPS: {field.name} must be a number, got {value!r}")
-        try:
-            default = kind(value)
-        except ValueError:
-            parser.error(
-                f"SM_HPS: {field.name} must be {'a whole number' if kind is int else 'a number'}, got {value!r}"
-            )
+        default = _default(field.name, kind, given.get(field.name, builtin[field.name]), parser)
         parser.add_argument(f"--{field.name}", type=kind, default=default, metavar=kind.__name__.upper())
     args = parser.parse_args(argv)
     hp = Hyperparameters(**{field.name: getattr(args, field.name) for field in fields(Hyperparameters)})

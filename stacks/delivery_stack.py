@@ -12,11 +12,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from config.delivery import LOG_RETENTION_DAYS
 from config.model import PlatformConfig, StorageSettings
 from config.model_build import pipeline_name
+from stacks.compliance import GRANT_ACTION_REASONS, acknowledge_grant_actions, acknowledge_wildcard_resource
 from stacks.components.model_build_ci import (
     BUILD_IMAGE,
     ModelBuildCi,
@@ -24,7 +25,6 @@ from stacks.components.model_build_ci import (
     starter_role_name,
 )
 from stacks.components.pipeline_notifications import PipelineNotifications
-from stacks.compliance import GRANT_ACTION_REASONS, acknowledge_grant_actions, acknowledge_wildcard_resource
 from stacks.components.secure_bucket import SecureBucket
 from stacks.environment_stage import EnvironmentStage
 
@@ -33,7 +33,13 @@ SYNTH_RUNTIME = {"phases": {"install": {"runtime-versions": {"python": "3.12", "
 
 
 GRANT_ACTIONS_READ = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
-GRANT_ACTIONS_READ_WRITE = [*GRANT_ACTIONS_READ, "s3:DeleteObject*", "s3:Abort*", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+GRANT_ACTIONS_READ_WRITE = [
+    *GRANT_ACTIONS_READ,
+    "s3:DeleteObject*",
+    "s3:Abort*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+]
 #: Why the wildcards in the roles that CodePipeline, CodeBuild and CDK Pipelines generate are acceptable.
 PIPELINE_REASONS = {
     "artifacts": "CodePipeline stores each action's input and output artifacts under generated keys in this "
@@ -48,7 +54,7 @@ PIPELINE_REASONS = {
 }
 
 
-def cast_cfn(construct: Construct) -> cdk.CfnResource:
+def cast_cfn(construct: IConstruct) -> cdk.CfnResource:
     """The CloudFormation resource under an L2 construct."""
     child = construct.node.default_child
     if not isinstance(child, cdk.CfnResource):
@@ -196,12 +202,14 @@ class DeliveryStack(cdk.Stack):
         retention: logs.RetentionDays,
     ) -> pipelines.CodePipeline:
         delivery = config.delivery
-        assert delivery is not None
+        if delivery is None:
+            raise ValueError("the infrastructure pipeline needs config.delivery")
         if self.repository is not None:
             source = pipelines.CodePipelineSource.code_commit(self.repository, delivery.branch)
         else:
             connection = delivery.source.connection
-            assert connection is not None
+            if connection is None:
+                raise ValueError("delivery.source has neither a CodeCommit repository nor a connection")
             source = pipelines.CodePipelineSource.connection(
                 connection.repository, delivery.branch, connection_arn=connection.arn
             )
@@ -217,7 +225,9 @@ class DeliveryStack(cdk.Stack):
             # Environments without an account in config are deployed to the delivery account.
             env={"CDK_DEFAULT_ACCOUNT": self.account, "CDK_DEFAULT_REGION": self.region},
             partial_build_spec=codebuild.BuildSpec.from_object(SYNTH_RUNTIME),
-            build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.LARGE),
+            build_environment=codebuild.BuildEnvironment(
+                build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.LARGE
+            ),
         )
         pipeline = pipelines.CodePipeline(
             self,

@@ -26,7 +26,9 @@ class DeliveryStage(cdk.Stage):
     ) -> None:
         if config.delivery is None:
             raise ValueError("DeliveryStage needs config.delivery")
-        super().__init__(scope, construct_id, env=cdk.Environment(account=account, region=config.delivery.region), **kwargs)
+        super().__init__(
+            scope, construct_id, env=cdk.Environment(account=account, region=config.delivery.region), **kwargs
+        )
         tags = {"project": config.project.name, "environment": "delivery", "owner": config.project.owner,
                 **config.project.tags}  # fmt: skip
         self.delivery = DeliveryStack(

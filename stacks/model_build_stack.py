@@ -160,7 +160,9 @@ class ModelBuildStack(cdk.Stack):
             description=f"The model-build CI starts and watches {settings.pipeline_name} as this role",
             # Trust the account, narrowed to the CI role by a condition: IAM would reject a principal ARN of a role
             # that does not exist yet (the delivery stack may be deployed after this one).
-            assumed_by=iam.AccountPrincipal(ci_account).with_conditions({"ArnEquals": {"aws:PrincipalArn": ci_role_arn}}),
+            assumed_by=iam.AccountPrincipal(ci_account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": ci_role_arn}}
+            ),
         )
         pipeline_arn = self.format_arn(service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name)
         executions = f"{pipeline_arn}/execution/*"

@@ -22,7 +22,7 @@ TERMINAL = {"Succeeded", "Failed", "Stopped"}
 _DISPLAY_NAME_BAD = re.compile(r"[^a-zA-Z0-9-]+")
 
 
-class ExecutionFailed(Exception):
+class ExecutionFailedError(Exception):
     """The execution ended in a state other than Succeeded (or timed out); the message says why."""
 
 
@@ -64,7 +64,7 @@ def start_and_wait(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
-    """Start the pipeline with ``GitCommit=commit`` (+ ``parameters``) and wait; raise :class:`ExecutionFailed`."""
+    """Start the pipeline with ``GitCommit=commit`` (+ ``parameters``) and wait; raise :class:`ExecutionFailedError`."""
     started = clock()
     response = client.start_pipeline_execution(
         PipelineName=pipeline_name,
@@ -81,7 +81,7 @@ def start_and_wait(
             break
         if clock() - started > timeout_seconds:
             client.stop_pipeline_execution(PipelineExecutionArn=arn, ClientRequestToken=f"timeout-{commit}"[:128])
-            raise ExecutionFailed(f"{arn} still {status} after {timeout_seconds:.0f} s: stopped it")
+            raise ExecutionFailedError(f"{arn} still {status} after {timeout_seconds:.0f} s: stopped it")
         logger.info("%s: %s", arn, status)
         sleep(poll_seconds)
     seconds = clock() - started
@@ -89,7 +89,7 @@ def start_and_wait(
         reason = described.get("FailureReason") or "no FailureReason given"
         steps = failed_steps(client, arn)
         detail = "; ".join(steps) if steps else "no step reported a failure"
-        raise ExecutionFailed(f"SageMaker pipeline execution {arn} {status}: {reason}. Failed steps: {detail}")
+        raise ExecutionFailedError(f"SageMaker pipeline execution {arn} {status}: {reason}. Failed steps: {detail}")
     return Outcome(arn, status, seconds)
 
 
@@ -138,8 +138,8 @@ def main(argv: list[str] | None = None, client: Any = None) -> int:
             poll_seconds=args.poll_seconds,
             timeout_seconds=args.timeout_minutes * 60,
         )
-    except ExecutionFailed as exc:
-        logger.error("%s", exc)  # noqa: TRY400 - the message is the whole story; no traceback wanted
+    except ExecutionFailedError as exc:
+        logger.error("%s", exc)  # the message is the whole story: no traceback
         return 1
     logger.info("%s succeeded in %.0f s", outcome.execution_arn, outcome.seconds)
     return 0

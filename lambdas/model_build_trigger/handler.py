@@ -32,7 +32,7 @@ class PushEvent(EventBridgeModel):
 @logger.inject_lambda_context
 @metrics.log_metrics
 @event_parser(model=PushEvent)
-def handler(event: PushEvent, context: LambdaContext) -> dict[str, Any]:
+def handler(event: PushEvent, _context: LambdaContext) -> dict[str, Any]:
     decision = decide_and_start(
         event.detail,
         codecommit=CODECOMMIT,
@@ -41,6 +41,8 @@ def handler(event: PushEvent, context: LambdaContext) -> dict[str, Any]:
         branch=BRANCH,
         patterns=PATH_PATTERNS,
     )
-    metrics.add_metric(name="TrainingStarted" if decision.started else "TrainingSkipped", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="TrainingStarted" if decision.started else "TrainingSkipped", unit=MetricUnit.Count, value=1
+    )
     logger.info("push handled", extra={"decision": decision.__dict__, "commit": event.detail.commit_id})
     return {"started": decision.started, "reason": decision.reason, "executionId": decision.execution_id}

@@ -110,14 +110,18 @@ class ModelBuildCi(Construct):
                 project_name=f"{name}-{step.lower()}",
                 role=role,
                 build_spec=codebuild.BuildSpec.from_source_filename(buildspec),
-                environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM),
+                environment=codebuild.BuildEnvironment(
+                    build_image=BUILD_IMAGE, compute_type=codebuild.ComputeType.MEDIUM
+                ),
                 encryption_key=key,
                 logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)),
                 timeout=cdk.Duration.hours(5) if step == "Train" else cdk.Duration.minutes(60),
             )
 
         self.test_project = project("Test", "buildspecs/model-test.yml")
-        self.train_project = project("Train", "buildspecs/model-train.yml", role_name=train_role_name(prefix, target.env_name))
+        self.train_project = project(
+            "Train", "buildspecs/model-train.yml", role_name=train_role_name(prefix, target.env_name)
+        )
         self.train_project.add_to_role_policy(
             iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[target.starter_role_arn])
         )
@@ -127,8 +131,7 @@ class ModelBuildCi(Construct):
                 action_name=SOURCE_ACTION, repository=repository, branch=branch, output=source_output,
                 trigger=actions.CodeCommitTrigger.NONE,  # the trigger function starts it, on model-code changes only
             )  # fmt: skip
-        else:
-            assert connection is not None
+        elif connection is not None:
             owner, _, repo = connection.repository.partition("/")
             source = actions.CodeStarConnectionsSourceAction(
                 action_name=SOURCE_ACTION, connection_arn=connection.arn, owner=owner, repo=repo, branch=branch,
@@ -147,7 +150,9 @@ class ModelBuildCi(Construct):
                 codepipeline.StageProps(stage_name="Source", actions=[source]),
                 codepipeline.StageProps(
                     stage_name="Test",
-                    actions=[actions.CodeBuildAction(action_name="Test", project=self.test_project, input=source_output)],
+                    actions=[
+                        actions.CodeBuildAction(action_name="Test", project=self.test_project, input=source_output)
+                    ],
                 ),
                 codepipeline.StageProps(
                     stage_name="Train",

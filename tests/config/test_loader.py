@@ -329,3 +329,129 @@ class TestDatasetSpecFile:
             load_dataset_spec(load_config(path), path)
         path.write_text(VALID + "  input_data_prefix: datasets/credit/\n")
         assert load_dataset_spec(load_config(path), path).sample_path == "data/nope.data"
+
+
+DELIVERY = """\
+delivery:
+  region: eu-west-1
+  source:
+    repository_name: mlops-platform
+  stages: [dev, prod]
+  require_approval: [prod]
+"""
+
+
+@pytest.mark.parametrize(
+    ("delivery", "expected"),
+    [
+        pytest.param(
+            DELIVERY.replace("stages: [dev, prod]", "stages: [dev, qa, prod]"),
+            "{path}: delivery.stages[1]: unknown environment 'qa' (known: dev, prod)",
+            id="unknown-env-in-order",
+        ),
+        pytest.param(
+            DELIVERY.replace("require_approval: [prod]", "require_approval: [production]"),
+            "{path}: delivery.require_approval[0]: unknown environment 'production' (known: dev, prod)",
+            id="approval-on-unknown-env",
+        ),
+        pytest.param(
+            DELIVERY.replace("stages: [dev, prod]", "stages: [dev]"),
+            "{path}: delivery.require_approval[0]: 'prod' is not deployed by delivery.stages",
+            id="approval-on-env-not-deployed",
+        ),
+        pytest.param(
+            DELIVERY.replace("stages: [dev, prod]", "stages: [dev, dev, prod]"),
+            "{path}: delivery.stages: lists ['dev'] more than once",
+            id="env-deployed-twice",
+        ),
+        pytest.param(
+            DELIVERY.replace(
+                "    repository_name: mlops-platform\n",
+                "    repository_name: mlops-platform\n    connection:\n      arn: "
+                "arn:aws:codeconnections:eu-west-1:111111111111:connection/12345678-1234-1234-1234-123456789012\n"
+                "      repository: org/repo\n",
+            ),
+            "{path}: delivery.source: set exactly one of repository_name (a new CodeCommit repository), "
+            "existing_repository (an existing CodeCommit repository) and connection (CodeConnections), got "
+            "['repository_name', 'connection']",
+            id="codecommit-and-connection",
+        ),
+        pytest.param(
+            DELIVERY.replace("    repository_name: mlops-platform\n", "    {}\n"),
+            "{path}: delivery.source: set exactly one of repository_name",
+            id="no-source",
+        ),
+        pytest.param(
+            DELIVERY.replace(
+                "    repository_name: mlops-platform\n",
+                "    connection: {arn: 'arn:aws:s3:::bucket', repository: org/repo}\n",
+            ),
+            "{path}: delivery.source.connection.arn: must be a CodeConnections ARN",
+            id="bad-connection-arn",
+        ),
+        pytest.param(
+            DELIVERY + "  branch: 'feature..x'\n",
+            "{path}: delivery.branch: not a valid git branch name: must not contain '..', got 'feature..x'",
+            id="branch-with-dots",
+        ),
+        pytest.param(
+            DELIVERY + "  branch: 'my branch'\n",
+            "{path}: delivery.branch: not a valid git branch name: must not contain spaces, control characters or "
+            "any of ~ ^ : ? * [ \\, got 'my branch'",
+            id="branch-with-space",
+        ),
+        pytest.param(
+            DELIVERY + "  branch: release.lock\n",
+            "{path}: delivery.branch: not a valid git branch name: no part may start with '.' or end with '.lock', "
+            "got 'release.lock'",
+            id="branch-lock",
+        ),
+        pytest.param(
+            DELIVERY + "  branch: feature/\n",
+            "{path}: delivery.branch: not a valid git branch name: must not start or end with '/' or hold '//', got "
+            "'feature/'",
+            id="branch-trailing-slash",
+        ),
+        pytest.param(
+            DELIVERY + "  notification_emails: [not-an-address]\n",
+            "{path}: delivery.notification_emails[0]: must be an e-mail address, got 'not-an-address'",
+            id="bad-email",
+        ),
+        pytest.param(
+            DELIVERY + "  log_retention_days: 10\n",
+            "{path}: delivery.log_retention_days: must be one of CloudWatch Logs' retention periods",
+            id="bad-retention",
+        ),
+        pytest.param(
+            DELIVERY.replace("region: eu-west-1", "region: west"),
+            "{path}: delivery.region: must be an AWS region code such as 'eu-west-1', got 'west'",
+            id="bad-delivery-region",
+        ),
+    ],
+)
+def test_bad_delivery_config(tmp_path: Path, delivery: str, expected: str) -> None:
+    path = write(tmp_path, VALID + delivery)
+    problems = problems_of(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected.format(path=path)), problems[0]
+
+
+def test_train_on_push_needs_a_delivery_section(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: {}\n"))
+    assert problems_of(path) == [f"{path}: environments.dev.train_on_push: needs a delivery section (the CI pipelines)"]
+
+
+def test_train_on_push_branch_is_checked(tmp_path: Path) -> None:
+    text = VALID.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: {branch: '-x'}\n")
+    path = write(tmp_path, text + DELIVERY)
+    assert problems_of(path) == [
+        f"{path}: environments.dev.train_on_push.branch: not a valid git branch name: must not start with '-', got '-x'"
+    ]
+
+
+def test_delivery_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID + DELIVERY.replace("  stages: [dev, prod]\n", "")))
+    assert config.pipeline_stages == ["dev", "prod"]
+    assert config.delivery is not None
+    assert config.delivery.branch == "main"
+    assert config.delivery.source.codecommit_name == "mlops-platform"

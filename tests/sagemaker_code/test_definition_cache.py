@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from sagemaker_code import definition_cache
 from sagemaker_code.definition_cache import DefinitionBuildError, DefinitionBuilds, cache_key
 from sagemaker_code.pipeline import PipelineSettings
 
@@ -41,7 +41,7 @@ def test_builds_in_background_then_reads_the_cache(tmp_path: Path, monkeypatch: 
     def no_process(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a cached definition must not start the SDK again")
 
-    monkeypatch.setattr(definition_cache.subprocess, "Popen", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
     again = DefinitionBuilds.start([SETTINGS], tmp_path)
     assert again.get(SETTINGS.pipeline_name) == builds.get(SETTINGS.pipeline_name)
 

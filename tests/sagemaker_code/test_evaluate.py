@@ -152,3 +152,13 @@ def test_probabilities_match_the_booster(sample_run: PipelineRun, spec: DatasetS
     scores = score_test_split(model, sample_run.data / "test", spec)
     assert scores.probabilities.shape == (150,)
     assert np.all((scores.probabilities > 0) & (scores.probabilities < 1))
+
+
+def test_test_split_of_another_preprocess_run(sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+    test = tmp_path / "test"
+    test.mkdir()
+    lines = (sample_run.data / "test" / "test.csv").read_text().splitlines()
+    (test / "test.csv").write_text("".join(line.rsplit(",", 1)[0] + "\n" for line in lines))
+    (test / "test_raw.csv").write_bytes((sample_run.data / "test" / "test_raw.csv").read_bytes())
+    with pytest.raises(StepError, match=r"test\.csv has 60 features, the model takes 61: the model and the test split"):
+        evaluate(sample_run.model, test, spec, tmp_path / "out")

@@ -221,7 +221,7 @@ def processing_step(
     return step
 
 
-def emit_step(name: str = "Emit", score: Any = 0.8) -> dict[str, Any]:
+def emit_step(name: str = "Emit", score: str = "0.8") -> dict[str, Any]:
     return processing_step(
         name,
         "sagemaker_code.emit",
@@ -262,7 +262,7 @@ def register_step() -> dict[str, Any]:
     }
 
 
-PARAMETERS = [
+PARAMETERS: list[dict[str, Any]] = [
     {"Name": "InputDataUri", "Type": "String", "DefaultValue": DATA_URI},
     {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
     {"Name": "ApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
@@ -271,7 +271,7 @@ PARAMETERS = [
 ]
 
 
-def gated_definition(score: Any = 0.8) -> dict[str, Any]:
+def gated_definition(score: str = "0.8") -> dict[str, Any]:
     """The condition step comes first in the list: the runner must order by dependencies, not by position."""
     score_value = json_get("Emit", "Metrics", "quality.score.value")
     gate = {
@@ -602,6 +602,11 @@ def test_references_to_missing_steps_property_files_and_parameters_are_errors() 
     assert "step Gate reads property file 'Metrics' of step Emit, which declares no property files" in definition_error(
         no_property_file
     )
+    bad_path = gated_definition()
+    bad_path["Steps"][0]["Arguments"]["Conditions"][0]["RightValue"] = get(
+        "Steps.Emit.ProcessingOutputConfig.Outputs[x]"
+    )
+    assert "step Gate reads Steps.Emit.ProcessingOutputConfig.Outputs[x]: property path" in definition_error(bad_path)
     no_parameter = gated_definition()
     no_parameter["Parameters"] = [p for p in PARAMETERS if p["Name"] != "Threshold"]
     assert "step Gate reads parameter 'Threshold', which the definition does not declare" in definition_error(
@@ -676,7 +681,7 @@ def test_bad_approval_status_fails_the_register_step(tmp_path: Path, s3: LocalS3
 
 
 def test_else_branch_fail_step_ends_the_run_with_its_resolved_message(tmp_path: Path, s3: LocalS3) -> None:
-    result = run(gated_definition(score=0.3), s3, tmp_path / "run")
+    result = run(gated_definition(score="0.3"), s3, tmp_path / "run")
     assert result.status == "Failed"
     assert result.failure_reason == "score 0.3 is below 0.5"
     assert result.step("GateFailed").status == "Failed"
@@ -686,7 +691,7 @@ def test_else_branch_fail_step_ends_the_run_with_its_resolved_message(tmp_path: 
 
 
 def test_parameter_override_changes_the_branch(tmp_path: Path, s3: LocalS3) -> None:
-    result = run(gated_definition(score=0.8), s3, tmp_path / "run", Threshold="0.95")
+    result = run(gated_definition(score="0.8"), s3, tmp_path / "run", Threshold="0.95")
     assert result.failure_reason == "score 0.8 is below 0.95"
 
 
@@ -971,6 +976,7 @@ def test_real_pipeline_registers_version_1(real_definition: dict[str, Any], real
     ]
     assert [(g.step, g.branch) for g in result.gates] == [("QualityGate", "IfSteps"), ("BiasGate", "IfSteps")]
     assert len(result.gates[1].conditions) == 4  # lower and upper bound per facet
+    assert result.metrics is not None
     auc = result.metrics["binary_classification_metrics"]["auc"]["value"]
     assert 0.5 < auc <= 1
     assert result.registered is not None
@@ -994,6 +1000,7 @@ def test_real_pipeline_quality_gate_fails_with_the_auc(
 ) -> None:
     result = run(real_definition, real_s3, tmp_path / "run", AucThreshold="0.99")
     assert result.status == "Failed"
+    assert result.metrics is not None
     auc = result.metrics["binary_classification_metrics"]["auc"]["value"]
     assert result.failure_reason == f"Quality gate failed: test AUC {auc} is below the threshold 0.99"
     assert result.steps[-1].name == "QualityGateFailed"

@@ -64,6 +64,8 @@ class TestArguments:
             (["--max_depth", "4.5"], {}, "argument --max_depth: invalid int value: '4.5'"),
             (["--max_dept", "4"], {}, "unrecognized arguments: --max_dept 4"),
             ([], {"SM_HPS": '{"num_round": "many"}'}, "SM_HPS: num_round must be a whole number, got 'many'"),
+            ([], {"SM_HPS": '{"max_depth": 4.5}'}, "SM_HPS: max_depth must be a whole number, got 4.5"),
+            ([], {"SM_HPS": "[4]"}, "SM_HPS must be a JSON object, got list"),
         ],
     )
     def test_bad_hyperparameters(

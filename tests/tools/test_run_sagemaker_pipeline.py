@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from tools.run_sagemaker_pipeline import ExecutionFailed, display_name, main, start_and_wait
+from tools.run_sagemaker_pipeline import ExecutionFailedError, display_name, main, start_and_wait
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 ARN = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/p/execution/abc"
@@ -92,7 +92,7 @@ def test_failure_carries_the_execution_and_step_reasons() -> None:
         {"PipelineExecutionArn": ARN, "SortOrder": "Ascending"},
     )
     sleeps: list[float] = []
-    with stub, pytest.raises(ExecutionFailed) as info:
+    with stub, pytest.raises(ExecutionFailedError) as info:
         start_and_wait(client, pipeline_name="p", commit=COMMIT, parameters={}, poll_seconds=7, sleep=sleeps.append)
     assert str(info.value) == (
         f"SageMaker pipeline execution {ARN} Failed: Step failure: One or multiple steps failed.. Failed steps: "
@@ -106,10 +106,12 @@ def test_timeout_stops_the_execution() -> None:
     client = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     stub = stubbed(client, ["Executing", "Executing"])
     stub.add_response(
-        "stop_pipeline_execution", {"PipelineExecutionArn": ARN}, {"PipelineExecutionArn": ARN, "ClientRequestToken": ANY}
+        "stop_pipeline_execution",
+        {"PipelineExecutionArn": ARN},
+        {"PipelineExecutionArn": ARN, "ClientRequestToken": ANY},
     )
     ticks = iter([0.0, 5.0, 11.0])
-    with stub, pytest.raises(ExecutionFailed, match="still Executing after 10 s: stopped it"):
+    with stub, pytest.raises(ExecutionFailedError, match="still Executing after 10 s: stopped it"):
         start_and_wait(client, pipeline_name="p", commit=COMMIT, parameters={}, timeout_seconds=10,
                        sleep=lambda _s: None, clock=lambda: next(ticks))  # fmt: skip
     stub.assert_no_pending_responses()

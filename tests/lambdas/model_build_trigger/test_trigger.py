@@ -10,9 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
-
 from model_build_trigger.trigger import CodeCommitStateChange, decide_and_start, matches
+from moto import mock_aws
 
 PATTERNS = ["sagemaker_code/**", "config/datasets/**", "config/environments.yaml", "data/**"]
 OLD, NEW = "a" * 40, "b" * 40
@@ -63,7 +62,9 @@ def clients() -> Iterator[tuple[Any, Any, Stubber]]:
         iam = boto3.client("iam", region_name="eu-west-1")
         trust = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
         }
         role = iam.create_role(RoleName="p", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         codepipeline.create_pipeline(
@@ -72,8 +73,34 @@ def clients() -> Iterator[tuple[Any, Any, Stubber]]:
                 "roleArn": role,
                 "artifactStore": {"type": "S3", "location": "bucket"},
                 "stages": [
-                    {"name": "Source", "actions": [{"name": "Source", "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "CodeCommit", "version": "1"}}]},  # noqa: E501
-                    {"name": "Test", "actions": [{"name": "Test", "actionTypeId": {"category": "Build", "owner": "AWS", "provider": "CodeBuild", "version": "1"}}]},  # noqa: E501
+                    {
+                        "name": "Source",
+                        "actions": [
+                            {
+                                "name": "Source",
+                                "actionTypeId": {
+                                    "category": "Source",
+                                    "owner": "AWS",
+                                    "provider": "CodeCommit",
+                                    "version": "1",
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "name": "Test",
+                        "actions": [
+                            {
+                                "name": "Test",
+                                "actionTypeId": {
+                                    "category": "Build",
+                                    "owner": "AWS",
+                                    "provider": "CodeBuild",
+                                    "version": "1",
+                                },
+                            }
+                        ],
+                    },
                 ],
             }
         )
@@ -83,7 +110,9 @@ def clients() -> Iterator[tuple[Any, Any, Stubber]]:
 
 
 def differences(*paths: str) -> dict[str, Any]:
-    return {"differences": [{"afterBlob": {"path": p, "blobId": "x", "mode": "100644"}, "changeType": "M"} for p in paths]}
+    return {
+        "differences": [{"afterBlob": {"path": p, "blobId": "x", "mode": "100644"}, "changeType": "M"} for p in paths]
+    }
 
 
 def run(clients: tuple[Any, Any, Stubber], detail: CodeCommitStateChange) -> Any:
@@ -102,7 +131,7 @@ def executions(codepipeline: Any) -> list[dict[str, Any]]:
 
 
 def test_model_code_change_starts_training(clients: tuple[Any, Any, Stubber]) -> None:
-    codecommit, codepipeline, stub = clients
+    _, codepipeline, stub = clients
     expected = {"repositoryName": "mlops-platform", "beforeCommitSpecifier": OLD, "afterCommitSpecifier": NEW}
     stub.add_response("get_differences", differences("README.md", "sagemaker_code/train.py"), expected)
     decision = run(clients, change())
@@ -127,7 +156,12 @@ def test_differences_are_paginated(clients: tuple[Any, Any, Stubber]) -> None:
     stub.add_response(
         "get_differences",
         differences("data/german_credit/german.data"),
-        {"repositoryName": "mlops-platform", "beforeCommitSpecifier": OLD, "afterCommitSpecifier": NEW, "NextToken": "t"},
+        {
+            "repositoryName": "mlops-platform",
+            "beforeCommitSpecifier": OLD,
+            "afterCommitSpecifier": NEW,
+            "NextToken": "t",
+        },
     )
     assert run(clients, change()).matched_paths == ("data/german_credit/german.data",)
 
@@ -159,7 +193,9 @@ def test_codecommit_error_propagates_so_eventbridge_retries(clients: tuple[Any, 
         run(clients, change())
 
 
-def test_handler_parses_the_eventbridge_event(clients: tuple[Any, Any, Stubber], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_handler_parses_the_eventbridge_event(
+    clients: tuple[Any, Any, Stubber], monkeypatch: pytest.MonkeyPatch
+) -> None:
     codecommit, codepipeline, stub = clients
     monkeypatch.setenv("PIPELINE_NAME", "mlops-dev-model-build-ci")
     monkeypatch.setenv("BRANCH", "main")

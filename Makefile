@@ -66,6 +66,7 @@ test-model: setup
 
 bench: setup
 	$(OFFLINE) $(PY) bench/synth.py
+	$(OFFLINE) $(PY) bench/local_pipeline.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out reports .local-pipeline .build

@@ -28,6 +28,10 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sagemaker_code.hyperparameters import Hyperparameters
+
+__all__ = ["Hyperparameters", "PipelineSettings", "Sentinels", "build_definition"]
 from unittest import mock
 
 #: The XGBoost framework image runs preprocess, training (script mode), evaluation and serving.
@@ -58,19 +62,6 @@ class Sentinels:
 
     def values(self) -> dict[str, str]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    """XGBoost hyperparameters; each becomes a pipeline parameter with this default."""
-
-    max_depth: int = 4
-    eta: float = 0.1
-    num_round: int = 300
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    min_child_weight: float = 1.0
-    early_stopping_rounds: int = 30
 
 
 @dataclass(frozen=True)

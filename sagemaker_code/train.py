@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ if not __package__:  # run as a file (python .../train.py): make `sagemaker_code
     __import__("_bootstrap")
 
 from sagemaker_code.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.hyperparameters import Hyperparameters
 from sagemaker_code.inference import MODEL_FILE, TRANSFORM_FILE
 from sagemaker_code.transform import Transform, TransformFileError
 
@@ -41,46 +42,6 @@ logger = logging.getLogger(__name__)
 #: What serving imports besides inference.py (inference.py imports sagemaker_code.transform only).
 SERVING_MODULES = ("__init__.py", "transform.py")
 TRAINING_REPORT = "training.json"
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    max_depth: int = 4
-    eta: float = 0.1
-    num_round: int = 300
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    min_child_weight: float = 1.0
-    early_stopping_rounds: int = 30
-    seed: int = 42
-
-    def problems(self) -> list[str]:
-        checks = [
-            (self.max_depth >= 1, "--max_depth must be at least 1", self.max_depth),
-            (0 < self.eta <= 1, "--eta must be in (0, 1]", self.eta),
-            (self.num_round >= 1, "--num_round must be at least 1", self.num_round),
-            (0 < self.subsample <= 1, "--subsample must be in (0, 1]", self.subsample),
-            (0 < self.colsample_bytree <= 1, "--colsample_bytree must be in (0, 1]", self.colsample_bytree),
-            (self.min_child_weight >= 0, "--min_child_weight must be at least 0", self.min_child_weight),
-            (self.early_stopping_rounds >= 1, "--early_stopping_rounds must be at least 1", self.early_stopping_rounds),
-            (self.seed >= 0, "--seed must be at least 0", self.seed),
-        ]
-        return [f"{message}, got {value}" for ok, message, value in checks if not ok]
-
-    def xgboost_params(self) -> dict[str, object]:
-        return {
-            "objective": "binary:logistic",
-            # the last metric drives early stopping: log loss, which keeps improving while the (rank-only) AUC of a
-            # small validation split is flat and noisy, and so stops at a model with calibrated probabilities
-            "eval_metric": ["auc", "logloss"],
-            "tree_method": "hist",
-            "max_depth": self.max_depth,
-            "eta": self.eta,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "min_child_weight": self.min_child_weight,
-            "seed": self.seed,
-        }
 
 
 class _LogScores(xgb.callback.TrainingCallback):

@@ -13,7 +13,8 @@ import pytest
 import xgboost as xgb
 
 from sagemaker_code.common import StepError
-from sagemaker_code.train import Hyperparameters, main, parse_args, train
+from sagemaker_code.hyperparameters import Hyperparameters
+from sagemaker_code.train import main, parse_args, train
 from tests.sagemaker_code.conftest import PipelineRun
 
 SAGEMAKER_ARGS = [

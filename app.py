@@ -88,17 +88,18 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
             print(f"note: {resolved.note}", file=sys.stderr)
         delivery_account = resolved.account
 
-    settings = [pipeline_settings(config, env_name, spec) for env_name in config.environments]
+    settings = {env_name: pipeline_settings(config, env_name, spec) for env_name in config.environments}
     builds = prefetched
-    if builds is None or builds.settings != {s.pipeline_name: s for s in settings}:
-        builds = DefinitionBuilds.start(settings, DEFINITION_CACHE)
+    if builds is None or builds.settings != {s.pipeline_name: s for s in settings.values()}:
+        builds = DefinitionBuilds.start(list(settings.values()), DEFINITION_CACHE)
     stages = {
         name: EnvironmentStage(
             app,
             name,
             config=config,
             dataset_spec=spec,
-            definitions=builds,
+            pipeline=settings[name],
+            definition=builds.get(settings[name].pipeline_name),
             account=accounts[name],
             delivery_account=delivery_account,
         )

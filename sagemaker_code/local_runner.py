@@ -53,6 +53,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from sagemaker_code.pipeline import CLARIFY_CONFIG_DIR, CLARIFY_DATA_DIR, CLARIFY_OUTPUT_DIR
+
 logger = logging.getLogger(__name__)
 
 #: A JSON value of the definition (object, array, string, number, boolean or null).
@@ -811,9 +813,9 @@ def _entrypoint_command(job: ProcessingJob, _code_dir: Path | None) -> Command:
     return Command(argv, job.root, env)
 
 
-CLARIFY_CONFIG = f"{CONTAINER_ROOT}/processing/input/config/analysis_config.json"
-CLARIFY_DATA = f"{CONTAINER_ROOT}/processing/input/data"
-CLARIFY_OUTPUT = f"{CONTAINER_ROOT}/processing/output"
+CLARIFY_CONFIG = f"{CLARIFY_CONFIG_DIR}/analysis_config.json"
+CLARIFY_DATA = CLARIFY_DATA_DIR
+CLARIFY_OUTPUT = CLARIFY_OUTPUT_DIR
 BIAS_MODULE = "sagemaker_code.bias"
 
 

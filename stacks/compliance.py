@@ -49,6 +49,17 @@ GRANT_ACTION_REASONS = {
 }
 
 
+#: The wildcard actions of Bucket.grant_read, and of Bucket.grant_read_write on a KMS-encrypted bucket.
+GRANT_ACTIONS_READ = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
+GRANT_ACTIONS_READ_WRITE = [
+    *GRANT_ACTIONS_READ,
+    "s3:DeleteObject*",
+    "s3:Abort*",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+]
+
+
 def acknowledge_grant_actions(construct: IConstruct, actions: list[str]) -> None:
     """Acknowledge the IAM5 findings of CDK grant methods' wildcard actions, each with its reason."""
     for action in actions:

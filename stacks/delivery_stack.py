@@ -17,7 +17,13 @@ from constructs import Construct, IConstruct
 from config.delivery import LOG_RETENTION_DAYS
 from config.model import PlatformConfig, StorageSettings
 from config.model_build import pipeline_name
-from stacks.compliance import GRANT_ACTION_REASONS, acknowledge_grant_actions, acknowledge_wildcard_resource
+from stacks.compliance import (
+    GRANT_ACTION_REASONS,
+    GRANT_ACTIONS_READ,
+    GRANT_ACTIONS_READ_WRITE,
+    acknowledge_grant_actions,
+    acknowledge_wildcard_resource,
+)
 from stacks.components.model_build_ci import (
     BUILD_IMAGE,
     ModelBuildCi,
@@ -32,14 +38,6 @@ from stacks.environment_stage import EnvironmentStage
 SYNTH_RUNTIME = {"phases": {"install": {"runtime-versions": {"python": "3.12", "nodejs": "20"}}}}
 
 
-GRANT_ACTIONS_READ = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
-GRANT_ACTIONS_READ_WRITE = [
-    *GRANT_ACTIONS_READ,
-    "s3:DeleteObject*",
-    "s3:Abort*",
-    "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
-]
 #: Why the wildcards in the roles that CodePipeline, CodeBuild and CDK Pipelines generate are acceptable.
 PIPELINE_REASONS = {
     "artifacts": "CodePipeline stores each action's input and output artifacts under generated keys in this "
@@ -136,6 +134,8 @@ class DeliveryStack(cdk.Stack):
             self, "Artifacts", bucket_name=None, settings=StorageSettings(), retain=True, encryption_key=self.key,
             access_logs_bucket=logs_bucket, expiration_days=90,
         ).bucket  # fmt: skip
+        #: How cdk-nag writes the artifact bucket's objects (``<LogicalId.Arn>/*``) in its IAM5 findings.
+        self.artifact_objects_finding = f"<{self.resolve(cast_cfn(self.artifact_bucket).logical_id)}.Arn>/*"
         self.notifications = PipelineNotifications(
             self, "Notifications", key=self.key, emails=list(delivery.notification_emails)
         )
@@ -187,7 +187,7 @@ class DeliveryStack(cdk.Stack):
             )
             self.notifications.on_pipeline_failure(ci.pipeline)
             self.model_build_ci[env_name] = ci
-            artifacts = f"<{self.resolve(cast_cfn(self.artifact_bucket).logical_id)}.Arn>/*"
+            artifacts = self.artifact_objects_finding
             acknowledge_findings(ci.pipeline.role, [*GRANT_ACTIONS_READ_WRITE, artifacts], PIPELINE_REASONS)
             for project in (ci.test_project, ci.train_project):
                 findings = [*GRANT_ACTIONS_READ, "kms:GenerateDataKey*", "kms:ReEncrypt*", artifacts,
@@ -258,7 +258,7 @@ class DeliveryStack(cdk.Stack):
 
     def _acknowledge_pipeline_findings(self, pipeline: pipelines.CodePipeline) -> None:
         """The IAM5 findings of the roles CDK Pipelines generates, each on its own policy with its reason."""
-        artifacts = f"<{self.resolve(cast_cfn(self.artifact_bucket).logical_id)}.Arn>/*"
+        artifacts = self.artifact_objects_finding
         root = self.node.find_child("Infrastructure")
         synth_project = cast_cfn(pipeline.synth_project)
         mutation_project = cast_cfn(pipeline.self_mutation_project)

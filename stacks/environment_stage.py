@@ -14,8 +14,7 @@ from constructs import Construct
 from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
-from config.model_build import pipeline_settings
-from sagemaker_code.definition_cache import DefinitionBuilds
+from sagemaker_code.pipeline import PipelineSettings
 from stacks.components.model_build_ci import starter_role_name, train_role_name
 from stacks.model_build_stack import ModelBuildStack
 from stacks.storage_stack import StorageStack
@@ -31,7 +30,8 @@ class EnvironmentStage(cdk.Stage):
         *,
         config: PlatformConfig,
         dataset_spec: DatasetSpec,
-        definitions: DefinitionBuilds,
+        pipeline: PipelineSettings,
+        definition: str,
         account: str,
         delivery_account: str | None = None,
         **kwargs: Any,
@@ -58,14 +58,13 @@ class EnvironmentStage(cdk.Stage):
 
         build = config.model_build
         prefix = config.project.name
-        settings_ = pipeline_settings(config, env_name, dataset_spec)
         self.model_build = ModelBuildStack(
             self,
             "model-build",
             stack_name=config.stack_name(env_name, "model-build"),
             description=f"{config.project.name} {env_name}: SageMaker model-build pipeline and model registry",
-            settings=settings_,
-            definition=definitions.get(settings_.pipeline_name),
+            settings=pipeline,
+            definition=definition,
             dataset_spec=dataset_spec.model_dump(mode="json"),
             sample_data=None if build.input_data_prefix else sample_data_path(dataset_spec),
             input_data_prefix=build.input_data_prefix,

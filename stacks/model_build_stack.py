@@ -13,7 +13,12 @@ from constructs import Construct
 
 from sagemaker_code.bundle import write_bundle
 from sagemaker_code.pipeline import PipelineSettings
-from stacks.compliance import acknowledge_grant_actions, acknowledge_wildcard_resource
+from stacks.compliance import (
+    GRANT_ACTIONS_READ,
+    GRANT_ACTIONS_READ_WRITE,
+    acknowledge_grant_actions,
+    acknowledge_wildcard_resource,
+)
 from stacks.components.model_build_pipeline import ModelBuildPipeline, substitute_sentinels
 from stacks.components.sagemaker_job_role import SageMakerJobRole
 from stacks.storage_stack import StorageStack
@@ -115,21 +120,13 @@ class ModelBuildStack(cdk.Stack):
         for role, actions, reason in (
             (
                 job.role,
-                [
-                    "s3:GetObject*",
-                    "s3:GetBucket*",
-                    "s3:List*",
-                    "s3:DeleteObject*",
-                    "s3:Abort*",
-                    "kms:GenerateDataKey*",
-                    "kms:ReEncrypt*",
-                ],
+                GRANT_ACTIONS_READ_WRITE,
                 "Every execution writes under pipelines/<pipeline>/<execution id>/<step>/; execution ids exist only "
                 "at run time, so the jobs may use this pipeline's prefix of the artifacts bucket.",
             ),
             (
                 self.pipeline.role,
-                ["s3:GetObject*", "s3:GetBucket*", "s3:List*"],
+                GRANT_ACTIONS_READ,
                 "SageMaker Pipelines reads each step's property file (evaluation.json, analysis.json) from "
                 "pipelines/<pipeline>/<execution id>/...; read-only, this pipeline's prefix only.",
             ),

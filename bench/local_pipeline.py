@@ -1,8 +1,8 @@
-"""Benchmark: the local end-to-end pipeline run on the 1,000-row sample and on 50,000 synthetic rows.
+"""Benchmark: the local end-to-end pipeline run on the 1,000-row sample and on 32,561 synthetic rows.
 
 Synthesizes the app once (offline), then runs the dev stage's pipeline definition from the assembly with
 ``sagemaker_code.local_runner`` — once on the shipped sample, once on a synthetic dataset generated from the spec
-(``bench/synthetic_data.py``). Goals on 2 cores: sample <= 30 s, 50,000 rows <= 90 s. Prints the test metrics of the
+(``bench/synthetic_data.py``). Goals on 2 cores: sample <= 10 s, 32,561 rows <= 30 s. Prints the test metrics of the
 sample run (the synthetic rows are resampled from the sample, so their metrics say nothing about quality).
 
 Usage: ``make bench`` or ``python bench/local_pipeline.py [--rows 50000]``.
@@ -26,7 +26,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from tools.synth import offline_environ  # noqa: E402
 
-GOALS = {"sample": 30.0, "synthetic": 90.0}
+GOALS = {"sample": 10.0, "synthetic": 30.0}
+#: The shipped sample's cost-optimal model fails the four-fifths rule for age (see README, "The cost matrix decides"):
+#: the timed runs widen the bias gate so that they go through every step, registration included.
+TIMED_RUN_PARAMETERS = ["--param", "DisparateImpactLower=0.4"]
 
 
 def run(command: list[str], env: dict[str, str]) -> float:
@@ -37,7 +40,7 @@ def run(command: list[str], env: dict[str, str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local pipeline wall time on the sample and on synthetic rows")
-    parser.add_argument("--rows", type=int, default=50_000, help="rows of the synthetic dataset")
+    parser.add_argument("--rows", type=int, default=32_561, help="rows of the synthetic dataset")
     args = parser.parse_args(argv)
     env = offline_environ(os.environ)
     with tempfile.TemporaryDirectory(prefix="bench-local-pipeline-") as tmp:
@@ -51,19 +54,9 @@ def main(argv: list[str] | None = None) -> int:
 
         runner = [sys.executable, "-m", "sagemaker_code.local_runner", "--cdk-out", str(cdk_out), "--stage", "dev"]
         seconds = {
-            "sample": run([*runner, "--workspace", str(work / "ws-sample")], env),
-            # Resampled rows carry the sample's label bias into a near-perfect model (DI of age ~0.80): the bias gate
-            # is widened so that the timed run goes through every step, registration included.
+            "sample": run([*runner, "--workspace", str(work / "ws-sample"), *TIMED_RUN_PARAMETERS], env),
             "synthetic": run(
-                [
-                    *runner,
-                    "--workspace",
-                    str(work / "ws-synthetic"),
-                    "--input",
-                    str(synthetic),
-                    "--param",
-                    "DisparateImpactLower=0.5",
-                ],
+                [*runner, "--workspace", str(work / "ws-synthetic"), "--input", str(synthetic), *TIMED_RUN_PARAMETERS],
                 env,
             ),
         }

@@ -23,7 +23,7 @@ from config.base import StrictModel
 #: Column names become CSV headers, feature names and JSON keys: identifier-like, so nothing needs quoting.
 COLUMN_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
-#: Facet names become the column ``facet_<name>`` of the bias dataset and a key in Clarify's output (a JSONPath step).
+#: Facet names become the column ``facet_<name>`` of the bias dataset and keys of the bias report and gates.json.
 FACET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 #: A cross-field problem: key path, message, offending value.
@@ -73,8 +73,13 @@ class Label(StrictModel):
     positive: str = Field(
         description="The favourable outcome (one of values); the model predicts P(label == positive)."
     )
-    decision_threshold: float = Field(
-        default=0.5, gt=0, lt=1, description="Probability at or above which a row is predicted positive."
+    decision_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Probability at or above which a row is predicted positive. Omitted (the default): the Train "
+        "step chooses the threshold that minimises the expected cost (cost_matrix) on the validation split. A "
+        "number: a fixed override, used as it is.",
     )
 
     @field_validator("values")
@@ -86,7 +91,8 @@ class Label(StrictModel):
 
 
 class CostMatrix(StrictModel):
-    """Cost of each kind of error, for the cost-weighted error of the evaluation."""
+    """Cost of each kind of error: it chooses the decision threshold, and the cost gate compares the model's test cost
+    with the cheapest constant decision (accept everyone / reject everyone)."""
 
     false_positive: float = Field(ge=0, description="Cost of predicting positive for a row that is negative.")
     false_negative: float = Field(ge=0, description="Cost of predicting negative for a row that is positive.")

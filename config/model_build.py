@@ -66,6 +66,14 @@ class ModelBuildSettings(StrictModel):
         default_factory=lambda: ["ml.m5.large"], min_length=1, description="Instance types the model package allows."
     )
     auc_threshold: float = Field(default=0.75, ge=0.5, le=1, description="Quality gate: minimum test AUC.")
+    cost_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=0.9,
+        description="Cost gate: the model's expected cost per test row (the dataset spec's cost matrix) must be at "
+        "most (1 - cost_margin) x the cheaper constant decision (accept everyone or reject everyone); 0.05 = 5 % "
+        "cheaper. Pipeline parameter CostMargin.",
+    )
     disparate_impact: DisparateImpactBounds = Field(default_factory=DisparateImpactBounds, description="Bias gate.")
     hyperparameters: HyperparameterDefaults = Field(
         default_factory=HyperparameterDefaults, description="XGBoost hyperparameter defaults."
@@ -110,6 +118,7 @@ def pipeline_settings(config: PlatformConfig, env_name: str, spec: DatasetSpec) 
         processing_instance_count=build.processing_instance_count,
         training_instance_type=build.training_instance_type,
         auc_threshold=build.auc_threshold,
+        cost_margin=build.cost_margin,
         disparate_impact_lower=build.disparate_impact.lower,
         disparate_impact_upper=build.disparate_impact.upper,
         hyperparameters=Hyperparameters(**hp.model_dump()),

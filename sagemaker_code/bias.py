@@ -1,9 +1,15 @@
-"""Local stand-in for the SageMaker Clarify processing container: the bias metrics of the evaluate step's dataset.
+"""Bias metrics in SageMaker Clarify's formats, computed inside the Evaluate step (no Clarify processing job).
 
-In the cloud the pipeline runs Clarify on ``bias/dataset.csv`` with ``bias/analysis_config.json``; locally (tests, the
-local runner) this module reads the same two files and writes ``analysis.json`` in Clarify's output format, so the
-pipeline's condition (``post_training_bias_metrics.facets.facet_<name>[0].metrics[0].value``, the DI) reads the same
-path either way.
+SageMaker Clarify is no longer open to new customers (AWS documentation, "Clarify availability change"), so the
+pipeline does not run the Clarify container: the Evaluate step writes ``bias/dataset.csv`` and
+``bias/analysis_config.json`` in Clarify's formats and this module computes ``analysis.json`` in Clarify's output
+format from those two files. The three files are registered with the model package as its bias report, and an existing
+Clarify customer can run Clarify on the same two inputs to compare.
+
+The dataset is read the way the Clarify container reads it: when the analysis configuration gives ``headers``, Clarify
+does not read headers from the data, so every row of the file is data. A header row in such a file would be taken as a
+data row by Clarify (a silent error); here it stops the step with a message saying the file must have no header row.
+Without ``headers`` in the configuration, the first row of every file names the columns.
 
 Why our own code rather than a library: ``smclarify`` (the code inside the Clarify container) pins old pandas/numpy
 versions that conflict with this project's, fairlearn does not produce Clarify's metrics or format, and the five
@@ -19,7 +25,8 @@ favourable labels (label in ``label_values_or_threshold``) and q' the share of f
 
 An undefined value (a zero denominator, an empty group) is written as null, with a warning, never NaN or infinity.
 Facet and label values are matched as categories (``value in list``); Clarify's threshold form for continuous columns
-is not needed because the evaluate step writes 0/1 columns.
+is not needed because the Evaluate step writes 0/1 columns. Readers find a metric by its name
+(:func:`metric_value`), never by its position in Clarify's list.
 
 Usage: ``python -m sagemaker_code.bias --config analysis_config.json --data dataset.csv --output DIR``.
 """
@@ -88,7 +95,8 @@ def _predicted(g: Groups) -> np.ndarray:
     return g.predicted
 
 
-def _di(g: Groups) -> float | None:
+def disparate_impact(g: Groups) -> float | None:
+    """q'_d / q'_a; None when a group is empty or no row of the others is predicted favourable."""
     q_d = g.positive_share(_predicted(g), g.disadvantaged)
     q_a = g.positive_share(_predicted(g), g.advantaged)
     return None if q_d is None or q_a is None else ratio(q_d, q_a)
@@ -110,7 +118,7 @@ METHODS: dict[str, dict[str, Method]] = {
         "DPL": ("Difference in Positive Proportions in Labels (DPL)", _dpl),
     },
     "post_training_bias": {
-        "DI": ("Disparate Impact (DI)", _di),
+        "DI": ("Disparate Impact (DI)", disparate_impact),
         "DPPL": ("Difference in Positive Proportions in Predicted Labels (DPPL)", _dppl),
         "RD": ("Recall Difference (RD)", _rd),
     },
@@ -153,7 +161,7 @@ def _parse_methods(raw: object) -> dict[str, list[str]]:
     methods: dict[str, list[str]] = {}
     for stage, spec in raw.items():
         if stage not in METHODS:
-            raise _fail(f"methods.{stage}: this stand-in computes only {sorted(METHODS)}")
+            raise _fail(f"methods.{stage}: this module computes only {sorted(METHODS)}")
         names = spec.get("methods") if isinstance(spec, dict) else None
         if names == "all":
             names = list(METHODS[stage])
@@ -162,7 +170,7 @@ def _parse_methods(raw: object) -> dict[str, list[str]]:
         unknown = [name for name in names if name not in METHODS[stage]]
         if unknown:
             raise _fail(
-                f"methods.{stage}.methods: unknown method {unknown[0]!r}; this stand-in computes "
+                f"methods.{stage}.methods: unknown method {unknown[0]!r}; this module computes "
                 f"{', '.join(METHODS[stage])}"
             )
         methods[stage] = names
@@ -170,7 +178,7 @@ def _parse_methods(raw: object) -> dict[str, list[str]]:
 
 
 def parse_config(data: object) -> AnalysisConfig:
-    """Check the parts of Clarify's analysis configuration this stand-in uses; name any problem."""
+    """Check the parts of Clarify's analysis configuration this module uses; name any problem."""
     if not isinstance(data, dict):
         raise _fail(f"must be a JSON object, got {type(data).__name__}")
     if data.get("dataset_type", "text/csv") != "text/csv":
@@ -199,27 +207,51 @@ def parse_config(data: object) -> AnalysisConfig:
     )
 
 
+def _read_file(file: Path, headers: list[str] | None) -> tuple[list[str], list[list[str]]]:
+    """(column names, data rows) of one file of the dataset; see :func:`read_dataset`."""
+    rows = [row for row in csv.reader(io.StringIO(file.read_text(encoding="utf-8"))) if row]
+    if headers is None:
+        if not rows:
+            raise StepError(f"{file}: the bias dataset file is empty (without headers in the config it needs a header)")
+        return rows[0], rows[1:]
+    for number, row in enumerate(rows, start=1):
+        if row == headers:
+            raise StepError(
+                f"{file}: row {number} equals the headers of the analysis config; when the config gives headers, "
+                "Clarify reads every row of the dataset as data, so the dataset must have no header row"
+            )
+    return headers, rows
+
+
 def read_dataset(path: Path, headers: list[str] | None) -> dict[str, list[str]]:
-    """Columns of the CSV dataset (a file, or the .csv files of a folder); a row equal to ``headers`` is a header."""
+    """Columns of the CSV dataset (a file, or the .csv files of a folder), read as the Clarify container reads them.
+
+    With ``headers`` (from the analysis configuration) every row is data, and a row equal to the headers is an
+    error: Clarify would score it as data. Without, the first row of each file names the columns (the same in every
+    file).
+    """
     files = input_files(path, "bias dataset")
     if path.is_dir():
         files = [file for file in files if file.suffix == ".csv"]
         if not files:
             raise StepError(f"bias dataset folder has no .csv file: {path}")
+    names = headers
     rows: list[list[str]] = []
     for file in files:
-        rows.extend(row for row in csv.reader(io.StringIO(file.read_text(encoding="utf-8"))) if row)
-    if headers is None:
-        if not rows:
-            raise StepError(f"{path}: the bias dataset is empty")
-        headers, rows = rows[0], rows[1:]
-    rows = [row for row in rows if row != headers]
+        file_names, file_rows = _read_file(file, headers)
+        if names is None:
+            names = file_names
+        elif file_names != names:
+            raise StepError(f"{file}: header row {file_names} differs from the first file's {names}")
+        rows.extend(file_rows)
+    if names is None:  # pragma: no cover - input_files never returns an empty list
+        raise StepError(f"{path}: the bias dataset has no files")
     if not rows:
         raise StepError(f"{path}: the bias dataset has no data rows")
     for number, row in enumerate(rows, start=1):
-        if len(row) != len(headers):
-            raise StepError(f"{path}: data row {number} has {len(row)} fields, the headers name {len(headers)}")
-    return {name: [row[index] for row in rows] for index, name in enumerate(headers)}
+        if len(row) != len(names):
+            raise StepError(f"{path}: data row {number} has {len(row)} fields, the headers name {len(names)}")
+    return {name: [row[index] for row in rows] for index, name in enumerate(names)}
 
 
 def _name(columns: dict[str, list[str]], name_or_index: str | int, what: str) -> str:
@@ -292,6 +324,25 @@ def analyze(config: AnalysisConfig, columns: dict[str, list[str]]) -> dict[str, 
     return result
 
 
+def metric_value(analysis: dict[str, object], stage: str, facet_column: str, name: str) -> float | None:
+    """The value of metric ``name`` (e.g. "DI") of a facet in analysis.json, found by name; missing -> StepError."""
+    section = analysis.get(stage)
+    facets = section.get("facets") if isinstance(section, dict) else None
+    entries = facets.get(facet_column) if isinstance(facets, dict) else None
+    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict):
+        raise StepError(f"analysis.json: no {stage}.facets.{facet_column} in the bias report")
+    metrics = entries[0].get("metrics")
+    found = [m for m in metrics if isinstance(m, dict) and m.get("name") == name] if isinstance(metrics, list) else []
+    if len(found) != 1:
+        raise StepError(
+            f"analysis.json: {stage}.facets.{facet_column} has {len(found)} metrics named {name!r}, expected one"
+        )
+    value = found[0].get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise StepError(f"analysis.json: {stage}.facets.{facet_column} {name} is not a number: {value!r}")
+    return None if value is None else float(value)
+
+
 def run(config_path: Path, data_path: Path, output: Path) -> dict[str, object]:
     config = parse_config(read_json(config_path, "analysis config"))
     analysis = analyze(config, read_dataset(data_path, config.headers))
@@ -301,7 +352,7 @@ def run(config_path: Path, data_path: Path, output: Path) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Bias metrics in SageMaker Clarify's format (local stand-in)", allow_abbrev=False
+        description="Bias metrics in SageMaker Clarify's formats (what the Evaluate step computes)", allow_abbrev=False
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="Clarify analysis_config.json")
     parser.add_argument(

@@ -1,20 +1,32 @@
-"""Evaluate step: score the test split, write the model metrics and the input of the bias check.
+"""Evaluate step: score the test split; write the model metrics, the bias report and the gate decisions.
 
 Inputs: the trained model (``--model``: a folder holding model.tar.gz as the pipeline passes it, the archive itself,
-or an unpacked model folder), the test folder of the preprocess step (``test.csv`` and ``test_raw.csv``) and the spec.
+or an unpacked model folder), the test folder of the preprocess step (``test.csv`` and ``test_raw.csv``), the spec,
+and the gate settings (the pipeline's parameters ``AucThreshold``, ``CostMargin``, ``DisparateImpactLower`` and
+``DisparateImpactUpper``, passed as arguments).
 
 The test split is scored twice: from ``test.csv`` (the features the model was trained on) and from the raw rows of
 ``test_raw.csv`` through the transform, as the endpoint scores them; any difference (training/serving skew) stops the
-step. Metrics use the positive (favourable) label value as class 1 and the spec's decision threshold; each gets a
-standard deviation from a seeded bootstrap of the test rows.
+step. Metrics use the positive (favourable) label value as class 1 and the *model's* decision threshold (the one in
+its transform.json, chosen by the Train step). One seeded bootstrap of the test rows gives every metric's standard
+deviation and the percentile interval of each gated metric (AUC, cost per row, DI per facet).
+
+The bias report is computed here rather than by a SageMaker Clarify job (Clarify is closed to new customers; one job
+less is also faster and cheaper): the dataset and analysis configuration are written in Clarify's formats (the
+dataset has no header row because the configuration gives ``headers``) and :mod:`sagemaker_code.bias` reads them
+back, as Clarify would, to write ``analysis.json``.
 
 Outputs under ``--output``::
 
-    evaluation/evaluation.json   SageMaker ModelMetrics (binary_classification_metrics) plus rows, threshold, ...
-    bias/dataset.csv             label, predicted_label, facet_<name>... (0/1, header) for the bias check
+    evaluation/evaluation.json   SageMaker ModelMetrics (binary_classification_metrics) plus rows, the model's
+                                 decision threshold, costs and the bootstrap intervals of the gated metrics
+    bias/dataset.csv             label, predicted_label, facet_<name>... (0/1, no header row)
     bias/analysis_config.json    the SageMaker Clarify analysis configuration of that file
+    bias/analysis.json           the bias metrics in Clarify's output format
+    gates/gates.json             quality, cost and bias gates: passed (1/0), message, values (sagemaker_code.gates)
 
-Usage: ``python -m sagemaker_code.evaluate --model DIR --test DIR --spec SPEC.json --output DIR``.
+Usage: ``python -m sagemaker_code.evaluate --model DIR --test DIR --spec SPEC.json --output DIR``
+``--auc-threshold 0.75 --cost-margin 0.05 --di-lower 0.8 --di-upper 1.25``.
 """
 
 from __future__ import annotations
@@ -34,9 +46,13 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the to
 if not __package__:  # run as a file (python .../evaluate.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
+from sagemaker_code import bias
 from sagemaker_code.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.cost import ConstantCosts
+from sagemaker_code.gates import GatedScores, GateThresholds, gate_report
 from sagemaker_code.inference import MODEL_FILE, TRANSFORM_FILE, ServingModel, load_model
-from sagemaker_code.metrics import Confusion, bootstrap_std, roc_auc, roc_curve
+from sagemaker_code.metrics import Confusion, Interval, bootstrap_samples, percentile_interval, roc_auc, roc_curve
+from sagemaker_code.metrics import standard_deviation as std
 from sagemaker_code.preprocess import read_table
 from sagemaker_code.spec import CsvFormat, DatasetSpec, Facet, load_spec
 from sagemaker_code.transform import TransformFileError, TransformInputError, parse_number
@@ -47,12 +63,15 @@ DEFAULT_MODEL = Path("/opt/ml/processing/input/model")
 DEFAULT_TEST = Path("/opt/ml/processing/input/test")
 DEFAULT_SPEC = Path("/opt/ml/processing/input/spec/dataset_spec.json")
 DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
-BOOTSTRAP_RESAMPLES = 200
+BOOTSTRAP_RESAMPLES = 1000
+#: Coverage of the bootstrap percentile intervals of the gated metrics.
+CONFIDENCE = 0.95
 #: Largest difference tolerated between scoring test.csv and scoring the raw rows through the transform.
 SKEW_TOLERANCE = 1e-6
-#: Clarify methods of the bias check; the pipeline's condition reads the first post-training one (DI).
+#: Clarify methods of the bias report; the bias gate reads DI by name (sagemaker_code.bias.metric_value).
 PRE_TRAINING_METHODS = ("CI", "DPL")
 POST_TRAINING_METHODS = ("DI", "DPPL", "RD")
+POST_TRAINING = "post_training_bias_metrics"
 
 
 def load_model_artifacts(path: Path) -> ServingModel:
@@ -94,23 +113,21 @@ def _load(where: Path, model: bytes, transform: bytes) -> ServingModel:
 class ScoredSplit:
     y: np.ndarray  # 1 = positive (favourable) label value
     probabilities: np.ndarray  # P(positive)
-    predicted: np.ndarray  # 1 = predicted positive at the decision threshold
+    predicted: np.ndarray  # 1 = predicted positive at the model's decision threshold
     raw: pd.DataFrame  # the raw test rows (spec columns)
+    decision_threshold: float
 
 
 def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> ScoredSplit:
-    """Score test.csv, check that the raw rows score the same through the transform, apply the threshold."""
+    """Score test.csv, check that the raw rows score the same through the transform, apply the model's threshold."""
     label = model.transform.label
-    if (label.column, label.positive, label.decision_threshold) != (
-        spec.label.column,
-        spec.label.positive,
-        spec.label.decision_threshold,
-    ):
+    if (label.column, label.positive) != (spec.label.column, spec.label.positive):
         raise StepError(
-            f"the model was trained for label {label.column!r} == {label.positive!r} at threshold "
-            f"{label.decision_threshold}, the spec says {spec.label.column!r} == {spec.label.positive!r} at "
-            f"{spec.label.decision_threshold}: evaluate with the spec the model was trained with"
+            f"the model was trained for label {label.column!r} == {label.positive!r}, the spec says "
+            f"{spec.label.column!r} == {spec.label.positive!r}: evaluate with the spec the model was trained with"
         )
+    if label.decision_threshold is None:  # pragma: no cover - load_model refuses such a transform.json
+        raise StepError("the model's transform.json has no decision threshold")
     y, features = read_xgboost_csv(test_dir / "test.csv", "test data")
     expected = len(model.transform.feature_names)
     if features.shape[1] != expected:
@@ -135,7 +152,13 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
             f"to {skew:.3g}; the model and the test split come from different preprocess runs"
         )
     predicted = model.transform.predicted_positive(probabilities).astype(np.int64)
-    return ScoredSplit(y=y.astype(np.int64), probabilities=probabilities, predicted=predicted, raw=raw)
+    return ScoredSplit(
+        y=y.astype(np.int64),
+        probabilities=probabilities,
+        predicted=predicted,
+        raw=raw,
+        decision_threshold=label.decision_threshold,
+    )
 
 
 def classification_metrics(
@@ -154,34 +177,76 @@ def classification_metrics(
     }
 
 
-def evaluation_report(scores: ScoredSplit, spec: DatasetSpec, resamples: int) -> dict[str, object]:
+def bootstrap(
+    scores: ScoredSplit, spec: DatasetSpec, facets: list[tuple[Facet, np.ndarray]], resamples: int
+) -> dict[str, list[float]]:
+    """One seeded bootstrap of the test rows: every classification metric and ``disparate_impact.<facet>``."""
+    y, probabilities, predicted = scores.y, scores.probabilities, scores.predicted
+    groups = [(facet.name, membership.astype(bool)) for facet, membership in facets]
+
+    def compute(rows: np.ndarray) -> dict[str, float | None]:
+        values = classification_metrics(y[rows], probabilities[rows], predicted[rows], spec)
+        for name, member in groups:
+            resampled = bias.Groups(disadvantaged=member[rows], label=y[rows] == 1, predicted=predicted[rows] == 1)
+            values[f"disparate_impact.{name}"] = bias.disparate_impact(resampled)
+        return values
+
+    return bootstrap_samples(compute, rows=y.size, resamples=resamples, seed=spec.split.seed)
+
+
+def evaluation_report(
+    scores: ScoredSplit, spec: DatasetSpec, samples: dict[str, list[float]], resamples: int
+) -> dict[str, object]:
     """evaluation.json: SageMaker ModelMetrics' binary_classification_metrics, with bootstrap standard deviations."""
     y, probabilities, predicted = scores.y, scores.probabilities, scores.predicted
     values = classification_metrics(y, probabilities, predicted, spec)
-    deviations = bootstrap_std(
-        lambda rows: classification_metrics(y[rows], probabilities[rows], predicted[rows], spec),
-        rows=y.size,
-        resamples=resamples,
-        seed=spec.split.seed,
-    )
     for name, value in values.items():
         if value is None:
             logger.warning("%s is undefined on the test split (a zero denominator): reported as null", name)
         else:
-            logger.info("test %s: %.4f (standard deviation %s)", name, value, deviations[name])
+            logger.info("test %s: %.4f (standard deviation %s)", name, value, std(samples[name]))
     metrics: dict[str, object] = {
-        name: {"value": value, "standard_deviation": deviations[name]} for name, value in values.items()
+        name: {"value": value, "standard_deviation": std(samples[name])} for name, value in values.items()
     }
     metrics["confusion_matrix"] = Confusion.of(y, predicted).as_matrix()
     metrics["receiver_operating_characteristic_curve"] = roc_curve(y, probabilities)
+    cost = spec.cost_matrix
     return {
         "binary_classification_metrics": metrics,
         "spec_name": spec.name,
         "positive_label": spec.label.positive,
-        "decision_threshold": spec.label.decision_threshold,
+        "decision_threshold": scores.decision_threshold,
         "rows": int(y.size),
-        "bootstrap": {"resamples": resamples, "seed": spec.split.seed},
+        "cost": {
+            "model_per_row": values["cost_weighted_error"],
+            "constant_decisions_per_row": ConstantCosts.of(y, cost.false_positive, cost.false_negative).as_dict(),
+            "cost_matrix": {"false_positive": cost.false_positive, "false_negative": cost.false_negative},
+        },
+        "confidence_intervals": _nested(gated_intervals(samples, spec)),
+        "bootstrap": {"resamples": resamples, "seed": spec.split.seed, "confidence": CONFIDENCE},
     }
+
+
+def _nested(intervals: dict[str, Interval | None]) -> dict[str, object]:
+    """``{"auc": ..., "disparate_impact.age": ...}`` -> ``{"auc": ..., "disparate_impact": {"age": ...}}``."""
+    nested: dict[str, object] = {}
+    for name, interval in intervals.items():
+        value = None if interval is None else interval.as_dict()
+        group, _, facet = name.partition(".")
+        if facet:
+            section = nested.setdefault(group, {})
+            assert isinstance(section, dict)  # noqa: S101 - only this loop fills it
+            section[facet] = value
+        else:
+            nested[name] = value
+    return nested
+
+
+def gated_intervals(samples: dict[str, list[float]], spec: DatasetSpec) -> dict[str, Interval | None]:
+    """The percentile intervals of the gated metrics: ``auc``, ``cost_per_row``, ``disparate_impact.<facet>``."""
+    names = {"auc": "auc", "cost_per_row": "cost_weighted_error"}
+    names.update({f"disparate_impact.{facet.name}": f"disparate_impact.{facet.name}" for facet in spec.facets})
+    return {name: percentile_interval(samples.get(sample, []), CONFIDENCE) for name, sample in names.items()}
 
 
 def facet_membership(facet: Facet, values: list[object], missing_values: tuple[str, ...]) -> np.ndarray:
@@ -198,15 +263,20 @@ def facet_membership(facet: Facet, values: list[object], missing_values: tuple[s
     return inside.astype(np.int64)
 
 
+def facets_of(scores: ScoredSplit, spec: DatasetSpec) -> list[tuple[Facet, np.ndarray]]:
+    """Each facet of the spec with its 0/1 membership of the test rows."""
+    return [
+        (facet, facet_membership(facet, scores.raw[facet.column].tolist(), spec.format.missing_values))
+        for facet in spec.facets
+    ]
+
+
 def bias_inputs(scores: ScoredSplit, spec: DatasetSpec) -> tuple[str, dict[str, object]]:
     """The bias dataset (CSV text) and the Clarify analysis configuration that describes it."""
     headers = ["label", "predicted_label", *(facet.bias_column for facet in spec.facets)]
-    facets = [
-        facet_membership(facet, scores.raw[facet.column].tolist(), spec.format.missing_values) for facet in spec.facets
-    ]
+    facets = [membership for _, membership in facets_of(scores, spec)]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
+    writer = csv.writer(buffer, lineterminator="\n")  # no header row: the configuration gives the headers
     writer.writerows(
         zip(scores.y.tolist(), scores.predicted.tolist(), *(column.tolist() for column in facets), strict=True)
     )
@@ -230,16 +300,43 @@ def bias_inputs(scores: ScoredSplit, spec: DatasetSpec) -> tuple[str, dict[str, 
 
 
 def evaluate(
-    model_path: Path, test_dir: Path, spec: DatasetSpec, output: Path, resamples: int = BOOTSTRAP_RESAMPLES
+    model_path: Path,
+    test_dir: Path,
+    spec: DatasetSpec,
+    output: Path,
+    *,
+    thresholds: GateThresholds,
+    resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> dict[str, object]:
     """Run the whole step; return evaluation.json's content."""
+    problems = thresholds.problems()
+    if problems:
+        raise StepError("; ".join(problems))
     scores = score_test_split(load_model_artifacts(model_path), test_dir, spec)
-    report = evaluation_report(scores, spec, resamples)
+    samples = bootstrap(scores, spec, facets_of(scores, spec), resamples)
+    report = evaluation_report(scores, spec, samples, resamples)
     write_json(output / "evaluation" / "evaluation.json", report)
     dataset, config = bias_inputs(scores, spec)
-    (output / "bias").mkdir(parents=True, exist_ok=True)
-    (output / "bias" / "dataset.csv").write_text(dataset, encoding="utf-8")
-    write_json(output / "bias" / "analysis_config.json", config)
+    bias_dir = output / "bias"
+    bias_dir.mkdir(parents=True, exist_ok=True)
+    (bias_dir / "dataset.csv").write_text(dataset, encoding="utf-8")
+    write_json(bias_dir / "analysis_config.json", config)
+    if spec.facets:  # Clarify's format needs at least one facet
+        analysis = bias.run(bias_dir / "analysis_config.json", bias_dir / "dataset.csv", bias_dir)
+    else:
+        analysis = {"version": "1.0"}
+        write_json(bias_dir / bias.ANALYSIS_FILE, analysis)
+    gates = gate_report(
+        GatedScores(scores.y, scores.probabilities, scores.predicted, scores.decision_threshold),
+        facets_of(scores, spec),
+        disparate_impacts={
+            facet.name: bias.metric_value(analysis, POST_TRAINING, facet.bias_column, "DI") for facet in spec.facets
+        },
+        intervals=gated_intervals(samples, spec),
+        thresholds=thresholds,
+        spec=spec,
+    )
+    write_json(output / "gates" / "gates.json", gates)
     return report
 
 
@@ -254,13 +351,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON written by the app")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="root of the output folders")
     parser.add_argument(
-        "--bootstrap-resamples", type=int, default=BOOTSTRAP_RESAMPLES, help="resamples for the standard deviations"
+        "--bootstrap-resamples",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help="resamples for the standard deviations and intervals",
     )
+    gates = parser.add_argument_group("gates (the pipeline passes its parameters)")
+    gates.add_argument("--auc-threshold", type=float, required=True, help="quality gate: minimum test AUC")
+    gates.add_argument(
+        "--cost-margin", type=float, required=True, help="cost gate: relative margin below the cheapest constant"
+    )
+    gates.add_argument("--di-lower", type=float, required=True, help="bias gate: lowest disparate impact")
+    gates.add_argument("--di-upper", type=float, required=True, help="bias gate: highest disparate impact")
     args = parser.parse_args(argv)
     if args.bootstrap_resamples < 2:
         parser.error(f"--bootstrap-resamples must be at least 2, got {args.bootstrap_resamples}")
+    thresholds = GateThresholds(
+        auc=args.auc_threshold, cost_margin=args.cost_margin, di_lower=args.di_lower, di_upper=args.di_upper
+    )
     return run_step(
-        "evaluate", lambda: evaluate(args.model, args.test, load_spec(args.spec), args.output, args.bootstrap_resamples)
+        "evaluate",
+        lambda: evaluate(
+            args.model,
+            args.test,
+            load_spec(args.spec),
+            args.output,
+            thresholds=thresholds,
+            resamples=args.bootstrap_resamples,
+        ),
     )
 
 

@@ -11,9 +11,9 @@ What each step type does here:
 - ``Processing``: the step's container is emulated by an entry of :data:`IMAGE_EMULATORS` (keyed by the ECR
   repository of ``ImageUri``). For the XGBoost framework image the ``ContainerEntrypoint`` + ``ContainerArguments``
   run for real, with every ``/opt/ml`` path rewritten to a per-step folder (``<workspace>/steps/<step>/opt/ml``)
-  and ``python3`` on ``PATH`` running this interpreter. The Clarify image is emulated by ``sagemaker_code.bias``
-  from the code bundle that an earlier step of the run unpacked. Inputs are copied from the local S3 before the
-  step, output folders are copied to their ``S3Uri`` after it, property files are read from the output folders.
+  and ``python3`` on ``PATH`` running this interpreter. Inputs are copied from the local S3 before the step, output
+  folders are copied to their ``S3Uri`` after it, property files are read from the output folders. Images without
+  an emulator (SageMaker Clarify, any custom image) stop the step with a message naming the image.
 - ``Training``: XGBoost script mode: ``sagemaker_submit_directory`` is unpacked into ``opt/ml/code`` and
   ``python3 <sagemaker_program> --<name> <value> ...`` runs there with the ``SM_*`` variables of the SageMaker
   training toolkit; the model folder becomes ``<S3OutputPath>/<job name>/output/model.tar.gz``.
@@ -52,8 +52,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
-
-from sagemaker_code.pipeline import CLARIFY_CONFIG_DIR, CLARIFY_DATA_DIR, CLARIFY_OUTPUT_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -788,14 +786,14 @@ class ImageEmulator:
     """How the runner stands in for one container image (by ECR repository)."""
 
     description: str
-    processing: Callable[[ProcessingJob, Path | None], Command] | None = None
+    processing: Callable[[ProcessingJob], Command] | None = None
     training: Callable[[TrainingJob], Command] | None = None
 
 
 SCRIPT_PROGRAMS = frozenset({"sh", "bash", "python", "python3"})
 
 
-def _entrypoint_command(job: ProcessingJob, _code_dir: Path | None) -> Command:
+def _entrypoint_command(job: ProcessingJob) -> Command:
     """A framework image runs the step's own command: ContainerEntrypoint + ContainerArguments."""
     if not job.entrypoint:
         raise StepError(
@@ -811,31 +809,6 @@ def _entrypoint_command(job: ProcessingJob, _code_dir: Path | None) -> Command:
     argv = [rewrite_container_paths(item, job.root) for item in [*job.entrypoint, *job.arguments]]
     env = {name: rewrite_container_paths(value, job.root) for name, value in job.environment.items()}
     return Command(argv, job.root, env)
-
-
-CLARIFY_CONFIG = f"{CLARIFY_CONFIG_DIR}/analysis_config.json"
-CLARIFY_DATA = CLARIFY_DATA_DIR
-CLARIFY_OUTPUT = CLARIFY_OUTPUT_DIR
-BIAS_MODULE = "sagemaker_code.bias"
-
-
-def _clarify_command(job: ProcessingJob, code_dir: Path | None) -> Command:
-    """Clarify's container, emulated by ``sagemaker_code.bias`` from the run's unpacked code bundle."""
-    if job.entrypoint or job.arguments:
-        raise StepError(f"image {job.image}: the Clarify emulation runs the image's own program only, not a command")
-    module_file = Path(*BIAS_MODULE.split(".")).with_suffix(".py")
-    if code_dir is None or not (code_dir / module_file).is_file():
-        raise StepError(
-            f"image {job.image}: the Clarify emulation runs {BIAS_MODULE} from the code bundle that an earlier step "
-            "of this run unpacked into /opt/ml/code, and no earlier step did"
-        )
-    config = job.local(CLARIFY_CONFIG)
-    if not config.is_file():
-        raise StepError(f"image {job.image}: Clarify reads {CLARIFY_CONFIG}, which no ProcessingInput provides")
-    local_code = job.local(f"{CONTAINER_ROOT}/code")
-    shutil.copytree(code_dir, local_code, dirs_exist_ok=True)
-    argv = ["python3", "-m", BIAS_MODULE, "--config", str(config), "--data", str(job.local(CLARIFY_DATA))]
-    return Command([*argv, "--output", str(job.local(CLARIFY_OUTPUT))], local_code)
 
 
 def _script_mode_command(job: TrainingJob) -> Command:
@@ -876,10 +849,6 @@ IMAGE_EMULATORS: dict[str, ImageEmulator] = {
         "XGBoost framework image: explicit processing commands and script-mode training, run with this interpreter",
         processing=_entrypoint_command,
         training=_script_mode_command,
-    ),
-    "sagemaker-clarify-processing": ImageEmulator(
-        f"SageMaker Clarify: emulated by {BIAS_MODULE} from the run's code bundle",
-        processing=_clarify_command,
     ),
 }
 
@@ -1008,6 +977,7 @@ class RunResult:
     gates: tuple[GateDecision, ...]
     not_executed: tuple[str, ...]
     metrics: Json | None
+    gate_messages: tuple[tuple[str, str], ...]  # (gate, message) of a property file named Gates, if any
     registered: RegisteredPackage | None
     properties: Mapping[str, dict[str, Json]]
     workspace: Path
@@ -1033,6 +1003,7 @@ class RunResult:
         lines += [
             f"Gate {gate.step}: {gate.branch} ({'; '.join(c.text for c in gate.conditions)})" for gate in self.gates
         ]
+        lines += [f"  {name}: {message}" for name, message in self.gate_messages]
         if self.metrics is not None:
             values = metric_values(self.metrics)
             lines.append("Evaluation: " + (", ".join(f"{k}={as_text(v)}" for k, v in values.items()) or "(no values)"))
@@ -1043,6 +1014,17 @@ class RunResult:
             lines.append(f"Failure: {self.failure_reason}")
         lines.append(f"Workspace: {self.workspace} (step logs in {self.workspace / 'logs'})")
         return "\n".join(lines)
+
+
+def gate_messages(gates: Json) -> tuple[tuple[str, str], ...]:
+    """``{"gate": {"message": "..."}}`` (the Evaluate step's gates.json) -> ((gate, message), ...)."""
+    if not isinstance(gates, dict):
+        return ()
+    return tuple(
+        (name, entry["message"])
+        for name, entry in gates.items()
+        if isinstance(entry, dict) and isinstance(entry.get("message"), str)
+    )
 
 
 def metric_values(metrics: Json) -> dict[str, Json]:
@@ -1117,7 +1099,6 @@ class _Execution:
     registry: LocalModelRegistry
     scope: Scope
     bin_dir: Path
-    code_dir: Path | None = None
     gates: list[GateDecision] = field(default_factory=list)
     decisions: dict[str, str] = field(default_factory=dict)  # condition step -> the branch it chose
     registered: RegisteredPackage | None = None
@@ -1134,12 +1115,6 @@ class _Execution:
 
     def job_name(self, step: str) -> str:
         return re.sub(r"[^A-Za-z0-9-]", "-", f"pipelines-{self.execution_id}-{step}")[:63].rstrip("-")
-
-    def remember_code(self, root: Path) -> None:
-        """Keep the code a step unpacked into /opt/ml/code: the Clarify emulation runs from it."""
-        code = root / "opt" / "ml" / "code"
-        if (code / "sagemaker_code").is_dir():
-            self.code_dir = code
 
 
 def _arn(kind: str, name: str) -> str:
@@ -1245,10 +1220,7 @@ def _run_processing(node: StepNode, run: _Execution) -> StepOutcome:
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     assert emulator.processing is not None  # noqa: S101 - checked by _emulator
-    run_command(
-        emulator.processing(job, run.code_dir), log=run.log(node.name), bin_dir=run.bin_dir, timeout=_timeout(arguments)
-    )
-    run.remember_code(root)
+    run_command(emulator.processing(job), log=run.log(node.name), bin_dir=run.bin_dir, timeout=_timeout(arguments))
     for name, uri, _ in outputs:
         run.s3.put_tree(folders[name], uri)
     _read_property_files(node, run, folders)
@@ -1316,7 +1288,6 @@ def _run_training(node: StepNode, run: _Execution) -> StepOutcome:
     )
     assert emulator.training is not None  # noqa: S101 - checked by _emulator
     run_command(emulator.training(job), log=run.log(node.name), bin_dir=run.bin_dir, timeout=_timeout(arguments))
-    run.remember_code(root)
     job_name = run.job_name(node.name)
     output_path = _text((arguments.get("OutputDataConfig") or {}).get("S3OutputPath"), "OutputDataConfig.S3OutputPath")
     model_uri = f"{output_path.rstrip('/')}/{job_name}/output/model.tar.gz"
@@ -1510,6 +1481,7 @@ def run_pipeline(
             not_executed += [other.name for other in order[position + 1 :]]
             break
     metrics = next((data for (_, name), data in run.scope.property_files.items() if name == "Evaluation"), None)
+    gate_file = next((data for (_, name), data in run.scope.property_files.items() if name == "Gates"), None)
     return RunResult(
         execution_id=execution_id,
         pipeline_name=pipeline_name,
@@ -1519,6 +1491,7 @@ def run_pipeline(
         gates=tuple(run.gates),
         not_executed=tuple(not_executed),
         metrics=metrics,
+        gate_messages=gate_messages(gate_file),
         registered=run.registered,
         properties=dict(run.scope.steps),
         workspace=workspace,

@@ -6,7 +6,7 @@ NaN and infinity are not JSON, and a number that looks valid must never stand in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,13 +103,13 @@ def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
     }
 
 
-def bootstrap_std(
+def bootstrap_samples(
     compute: Callable[[np.ndarray], Mapping[str, float | None]], rows: int, resamples: int, seed: int
-) -> dict[str, float | None]:
-    """Standard deviation (ddof=1) of each metric over seeded bootstrap resamples of ``rows`` rows.
+) -> dict[str, list[float]]:
+    """Each metric's values over seeded bootstrap resamples of ``rows`` rows (row indices drawn with replacement).
 
-    ``compute`` gets the row indices of a resample and returns the metrics by name. Resamples where a metric is
-    undefined are left out for it; None if fewer than two remain.
+    ``compute`` gets the row indices of a resample and returns the metrics by name. A resample where a metric is
+    undefined (None) adds nothing to that metric's list, so the lists can be shorter than ``resamples``.
     """
     generator = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {}
@@ -118,4 +118,48 @@ def bootstrap_std(
             defined = samples.setdefault(name, [])
             if value is not None:
                 defined.append(value)
-    return {name: float(np.std(values, ddof=1)) if len(values) >= 2 else None for name, values in samples.items()}
+    return samples
+
+
+def standard_deviation(values: Sequence[float]) -> float | None:
+    """Sample standard deviation (ddof=1); None with fewer than two values."""
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap percentile interval; ``defined`` counts the resamples in which the metric had a value."""
+
+    lower: float
+    upper: float
+    confidence: float
+    defined: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"lower": self.lower, "upper": self.upper, "confidence": self.confidence, "defined": self.defined}
+
+    def text(self, digits: int = 3) -> str:
+        return f"{self.confidence:.0%} interval {self.lower:.{digits}f} to {self.upper:.{digits}f}"
+
+
+#: Fewer defined resamples than this give no interval: its percentiles would be the extremes of a handful of values.
+MIN_DEFINED_RESAMPLES = 20
+
+
+def percentile_interval(values: Sequence[float], confidence: float) -> Interval | None:
+    """The percentile bootstrap interval (e.g. 2.5th to 97.5th percentile for 95 %); None if too few values."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    if len(values) < MIN_DEFINED_RESAMPLES:
+        return None
+    tail = (1 - confidence) / 2 * 100
+    lower, upper = np.percentile(np.asarray(values, dtype=np.float64), [tail, 100 - tail])
+    return Interval(lower=float(lower), upper=float(upper), confidence=confidence, defined=len(values))
+
+
+def bootstrap_std(
+    compute: Callable[[np.ndarray], Mapping[str, float | None]], rows: int, resamples: int, seed: int
+) -> dict[str, float | None]:
+    """Standard deviation (ddof=1) of each metric over seeded bootstrap resamples (see :func:`bootstrap_samples`)."""
+    samples = bootstrap_samples(compute, rows, resamples, seed)
+    return {name: standard_deviation(values) for name, values in samples.items()}

@@ -1,9 +1,17 @@
 """The SageMaker Pipeline definition, built with the SageMaker Python SDK 3.x at synth time, offline.
 
-Preprocess (Processing) -> Train (Training, XGBoost script mode) -> Evaluate (Processing, PropertyFile) ->
-BiasCheck (SageMaker Clarify processing job) -> QualityGate (AUC) -> BiasGate (disparate impact per facet) ->
-Register (RegisterModel, PendingManualApproval by default); each gate's else branch is a Fail step whose message
-names the gate and the values.
+Preprocess (Processing) -> Train (Training, XGBoost script mode; chooses the decision threshold by cost on the
+validation split) -> Evaluate (Processing: test metrics, the bias report in Clarify's formats and the gate file
+``gates.json``) -> QualityGate (AUC) -> CostGate (cost against the cheapest constant decision) -> BiasGate (disparate
+impact per facet) -> Register (RegisterModel, PendingManualApproval by default).
+
+Every gate is decided by the Evaluate step (:mod:`sagemaker_code.gates`), with the thresholds passed in as container
+arguments from the pipeline parameters: a condition step compares ``<gate>.passed`` of the property file ``Gates``
+with 1, and its Fail step's message is ``<gate>.message`` from the same file. So no condition reads a metric by its
+position in a list, and an undefined metric is a failed gate with a readable message, not an expression error.
+
+There is no SageMaker Clarify job: Clarify is no longer open to new customers, and one processing job less is faster
+and cheaper. The bias report keeps Clarify's formats (see :mod:`sagemaker_code.bias`).
 
 The SDK cannot see CDK tokens (an S3 URI holding ``${Token[...]}`` does not parse, a token role ARN is looked up in
 IAM), so the definition is built with well-formed *sentinel* values (:class:`Sentinels`) that the CDK stack replaces
@@ -43,10 +51,12 @@ CODE_DIR = "/opt/ml/code"
 CODE_INPUT_DIR = f"{PROCESSING_ROOT}/input/code"
 #: The dataset spec travels inside the code bundle (see :mod:`sagemaker_code.bundle`), next to the package.
 SPEC_PATH = f"{CODE_DIR}/dataset_spec.json"
-#: Clarify's fixed container paths.
-CLARIFY_CONFIG_DIR = f"{PROCESSING_ROOT}/input/config"
-CLARIFY_DATA_DIR = f"{PROCESSING_ROOT}/input/data"
-CLARIFY_OUTPUT_DIR = f"{PROCESSING_ROOT}/output"
+#: The gates, in the order the condition steps check them: (gate file key, condition step, Fail step).
+GATE_STEPS = (
+    ("quality", "QualityGate", "QualityGateFailed"),
+    ("cost", "CostGate", "CostGateFailed"),
+    ("bias", "BiasGate", "BiasGateFailed"),
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class Sentinels:
     kms_key_arn: str = "arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000"
     code_uri: str = "s3://sentinel-code-bucket-0000/sentinel-code.tar.gz"
     sample_data_uri: str = "s3://sentinel-code-bucket-0000/sentinel-sample.data"
+    #: Default of the ModelBuildFingerprint parameter: the stack's sha256 over the definition, step code and data.
+    model_build_fingerprint: str = "sentinel-model-build-fingerprint"
 
     def values(self) -> dict[str, str]:
         return asdict(self)
@@ -77,11 +89,12 @@ class PipelineSettings:
     processing_instance_count: int = 1
     training_instance_type: str = "ml.m5.large"
     auc_threshold: float = 0.75
+    cost_margin: float = 0.05
     disparate_impact_lower: float = 0.8
     disparate_impact_upper: float = 1.25
     model_approval_status: str = "PendingManualApproval"
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    #: Facet names of the dataset spec; the bias gate checks disparate impact for each.
+    #: Facet names of the dataset spec (named in the bias gate's description; the gate itself reads gates.json).
     facets: tuple[str, ...] = ()
     cache_expire_after: str = "P30D"
     inference_instance_types: tuple[str, ...] = ("ml.m5.large",)
@@ -140,7 +153,7 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
     from sagemaker.core.model_metrics import FileSource, MetricsSource, ModelMetrics
     from sagemaker.core.processing import ProcessingInput, ProcessingOutput, ProcessingS3Input, Processor
     from sagemaker.core.shapes import OutputDataConfig, ProcessingS3Output, StoppingCondition
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo, ConditionLessThanOrEqualTo
+    from sagemaker.core.workflow.conditions import ConditionEquals
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
@@ -167,7 +180,6 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
         default_bucket=s.artifacts_bucket,
     )
     xgboost_image = image_uris.retrieve("xgboost", region=settings.region, version=XGBOOST_IMAGE_VERSION)
-    clarify_image = image_uris.retrieve("clarify", region=settings.region)
 
     # ---- parameters ------------------------------------------------------------------------------------------
     input_uri = ParameterString("InputDataUri", default_value=settings.default_input_uri)
@@ -175,10 +187,12 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
     processing_count = ParameterInteger("ProcessingInstanceCount", default_value=settings.processing_instance_count)
     training_type = ParameterString("TrainingInstanceType", default_value=settings.training_instance_type)
     auc_threshold = ParameterFloat("AucThreshold", default_value=settings.auc_threshold)
+    cost_margin = ParameterFloat("CostMargin", default_value=settings.cost_margin)
     di_lower = ParameterFloat("DisparateImpactLower", default_value=settings.disparate_impact_lower)
     di_upper = ParameterFloat("DisparateImpactUpper", default_value=settings.disparate_impact_upper)
     approval_status = ParameterString("ModelApprovalStatus", default_value=settings.model_approval_status)
     git_commit = ParameterString("GitCommit", default_value="unknown")
+    fingerprint_param = ParameterString("ModelBuildFingerprint", default_value=s.model_build_fingerprint)
     hp = settings.hyperparameters
     hyper_params = {
         "max_depth": ParameterInteger("MaxDepth", default_value=hp.max_depth),
@@ -195,10 +209,12 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
         processing_count,
         training_type,
         auc_threshold,
+        cost_margin,
         di_lower,
         di_upper,
         approval_status,
         git_commit,
+        fingerprint_param,
         *hyper_params.values(),
     ]
 
@@ -294,7 +310,8 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
     )
     train = TrainingStep(
         name="Train",
-        description="Train gradient-boosted trees on the train split, early-stopped on the validation split",
+        description="Train gradient-boosted trees on the train split, early-stopped on the validation split; choose "
+        "the decision threshold with the least expected cost on the validation split",
         step_args=trainer.train(
             input_data_config=[
                 InputData(channel_name=channel, data_source=preprocess_output(channel))
@@ -304,18 +321,22 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
         cache_config=cache,
     )
 
-    # ---- Evaluate ----------------------------------------------------------------------------------------------
+    # ---- Evaluate: metrics, bias report (Clarify's formats), gate decisions ------------------------------------
     evaluation = PropertyFile(name="Evaluation", output_name="evaluation", path="evaluation.json")
+    gates = PropertyFile(name="Gates", output_name="gates", path="gates.json")
     evaluate = ProcessingStep(
         name="Evaluate",
-        description="Test-split metrics (AUC, accuracy, precision, recall, F1, cost) and the bias-check input",
+        description="Test-split metrics with bootstrap intervals, the bias report in Clarify's formats (CI, DPL, DI, "
+        "DPPL, RD per facet), and the quality, cost and bias gate decisions",
         step_args=processor(xgboost_image, _processing_command("sagemaker_code.evaluate"), "evaluate").run(
             inputs=[
                 code_input,
                 s3_input("model", train.properties.ModelArtifacts.S3ModelArtifacts, f"{PROCESSING_ROOT}/input/model"),
                 s3_input("test", preprocess_output("test"), f"{PROCESSING_ROOT}/input/test"),
             ],
-            outputs=[s3_output("evaluate", o, f"{PROCESSING_ROOT}/output/{o}") for o in ("evaluation", "bias")],
+            outputs=[
+                s3_output("evaluate", o, f"{PROCESSING_ROOT}/output/{o}") for o in ("evaluation", "bias", "gates")
+            ],
             arguments=[
                 "--model",
                 f"{PROCESSING_ROOT}/input/model",
@@ -325,27 +346,17 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
                 SPEC_PATH,
                 "--output",
                 f"{PROCESSING_ROOT}/output",
+                "--auc-threshold",
+                auc_threshold.to_string(),
+                "--cost-margin",
+                cost_margin.to_string(),
+                "--di-lower",
+                di_lower.to_string(),
+                "--di-upper",
+                di_upper.to_string(),
             ],
         ),
-        property_files=[evaluation],
-    )
-    bias_input = evaluate.properties.ProcessingOutputConfig.Outputs["bias"].S3Output.S3Uri
-
-    # ---- Bias check (SageMaker Clarify) ------------------------------------------------------------------------
-    bias_report = PropertyFile(name="BiasReport", output_name="analysis_result", path="analysis.json")
-    bias_check = ProcessingStep(
-        name="BiasCheck",
-        description="SageMaker Clarify: pre-training (CI, DPL) and post-training (DI, DPPL, RD) bias per facet",
-        step_args=processor(clarify_image, None, "bias-check").run(
-            inputs=[
-                s3_input(
-                    "analysis_config", Join(on="/", values=[bias_input, "analysis_config.json"]), CLARIFY_CONFIG_DIR
-                ),
-                s3_input("dataset", Join(on="/", values=[bias_input, "dataset.csv"]), CLARIFY_DATA_DIR),
-            ],
-            outputs=[s3_output("bias-check", "analysis_result", CLARIFY_OUTPUT_DIR)],
-        ),
-        property_files=[bias_report],
+        property_files=[evaluation, gates],
     )
 
     # ---- Register ----------------------------------------------------------------------------------------------
@@ -356,9 +367,7 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
     def as_text(value: Any) -> Join:
         return Join(on="", values=[value])
 
-    bias_analysis = MetricsSource(
-        content_type="application/json", s3_uri=report(bias_check, "analysis_result", "analysis.json")
-    )
+    bias_analysis = MetricsSource(content_type="application/json", s3_uri=report(evaluate, "bias", "analysis.json"))
     builder = _RegistrationOnlyModelBuilder(
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
         image_uri=xgboost_image,
@@ -374,7 +383,7 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
     )
     register = ModelStep(
         name="Register",
-        description="Register the model package with its metrics, bias reports and baselines",
+        description="Register the model package with its metrics, bias report, baselines and lineage",
         step_args=builder.register(
             model_package_group_name=settings.model_package_group_name,
             content_types=["text/csv", "application/json"],
@@ -396,7 +405,7 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
                 model_data_statistics=baseline_statistics,
                 model_data_constraints=baseline_constraints,
                 bias_config_file=FileSource(
-                    content_type="application/json", s3_uri=Join(on="/", values=[bias_input, "analysis_config.json"])
+                    content_type="application/json", s3_uri=report(evaluate, "bias", "analysis_config.json")
                 ),
             ),
             customer_metadata_properties={
@@ -406,56 +415,50 @@ def _build(settings: PipelineSettings) -> str:  # noqa: PLR0915 - one linear pip
                 "dataset_rows": as_text(
                     JsonGet(step_name=preprocess.name, property_file=fingerprint, json_path="rows")
                 ),
+                "decision_threshold": as_text(
+                    JsonGet(step_name=evaluate.name, property_file=evaluation, json_path="decision_threshold")
+                ),
                 "git_commit": git_commit,
+                "model_build_fingerprint": fingerprint_param,
                 "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             },
         ),
     )
 
-    # ---- Gates -------------------------------------------------------------------------------------------------
-    auc = JsonGet(
-        step_name=evaluate.name, property_file=evaluation, json_path="binary_classification_metrics.auc.value"
-    )
-
-    def disparate_impact(facet: str) -> JsonGet:
-        path = f"post_training_bias_metrics.facets.facet_{facet}[0].metrics[0].value"  # DI: first method listed
-        return JsonGet(step_name=bias_check.name, property_file=bias_report, json_path=path)
-
-    bias_message: list[Any] = ["Bias gate failed: disparate impact must be within [", di_lower, ", ", di_upper, "];"]
-    for facet in settings.facets:
-        bias_message += [f" facet '{facet}' has ", disparate_impact(facet), ";"]
-    bias_gate = ConditionStep(
-        name="BiasGate",
-        description="Disparate impact of every facet within [DisparateImpactLower, DisparateImpactUpper]",
-        conditions=[
-            condition
-            for facet in settings.facets
-            for condition in (
-                ConditionGreaterThanOrEqualTo(left=disparate_impact(facet), right=di_lower),
-                ConditionLessThanOrEqualTo(left=disparate_impact(facet), right=di_upper),
-            )
-        ],
-        if_steps=[register],
-        else_steps=[FailStep(name="BiasGateFailed", error_message=Join(on="", values=bias_message))],
-    )
-    quality_gate = ConditionStep(
-        name="QualityGate",
-        description="Test AUC at least AucThreshold",
-        conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=auc_threshold)],
-        if_steps=[bias_gate],
-        else_steps=[
-            FailStep(
-                name="QualityGateFailed",
-                error_message=Join(
-                    on="", values=["Quality gate failed: test AUC ", auc, " is below the threshold ", auc_threshold]
-                ),
-            )
-        ],
-    )
+    # ---- Gates: each reads `passed` and `message` of its entry in gates.json -----------------------------------
+    descriptions = {
+        "quality": "Test AUC at least AucThreshold",
+        "cost": "Test cost per row at most (1 - CostMargin) x the cheaper constant decision (accept or reject all)",
+        "bias": "Disparate impact within [DisparateImpactLower, DisparateImpactUpper] for every facet"
+        + (f" ({', '.join(settings.facets)})" if settings.facets else ""),
+    }
+    next_steps: list[Any] = [register]
+    for key, name, failed in reversed(GATE_STEPS):
+        gate = ConditionStep(
+            name=name,
+            description=descriptions[key],
+            conditions=[
+                ConditionEquals(
+                    left=JsonGet(step_name=evaluate.name, property_file=gates, json_path=f"{key}.passed"), right=1
+                )
+            ],
+            if_steps=next_steps,
+            else_steps=[
+                FailStep(
+                    name=failed,
+                    # Join, the form SageMaker documents for a computed ErrorMessage (a bare JsonGet is not shown)
+                    error_message=Join(
+                        on="",
+                        values=[JsonGet(step_name=evaluate.name, property_file=gates, json_path=f"{key}.message")],
+                    ),
+                )
+            ],
+        )
+        next_steps = [gate]
     pipeline = Pipeline(
         name=settings.pipeline_name,
         parameters=parameters,
-        steps=[preprocess, train, evaluate, bias_check, quality_gate],
+        steps=[preprocess, train, evaluate, *next_steps],
         sagemaker_session=session,
     )
     definition: str = pipeline.definition()

@@ -14,7 +14,8 @@ Outputs, one folder per ProcessingOutput, under ``--output``::
     validation/validation.csv    same
     test/test.csv                same
     test/test_raw.csv            the raw test rows, spec columns (label included), with a header
-    transform/transform.json     the fitted transform (also packed with the model for serving)
+    transform/transform.json     the fitted transform; decision_threshold null (the Train step writes the model's
+                                 copy, with the threshold it chose, for serving)
     baseline/statistics.json     Model Monitor DataQuality baseline of the raw feature columns of the train split
     baseline/constraints.json
     fingerprint/fingerprint.json SHA-256 of the input bytes (files sorted by name), row count, files, spec name

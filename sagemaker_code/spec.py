@@ -39,7 +39,7 @@ class Label:
     column: str
     values: tuple[str, str]
     positive: str
-    decision_threshold: float
+    decision_threshold: float | None  # None: the Train step chooses it by cost on the validation split
 
     @property
     def negative(self) -> str:
@@ -188,13 +188,13 @@ def _label(read: _Reader, root: dict[str, object], names: list[str]) -> Label:
         column=read.string(raw, "column", "label"),
         values=(values[0], values[1]),
         positive=read.string(raw, "positive", "label"),
-        decision_threshold=read.number(raw, "decision_threshold", "label"),
+        decision_threshold=read.optional_number(raw, "decision_threshold", "label"),
     )
     if label.column not in names:
         raise read.fail("label.column", f"must be one of the columns {names}, got {label.column!r}")
     if label.positive not in label.values:
         raise read.fail("label.positive", f"must be one of label.values {list(label.values)}, got {label.positive!r}")
-    if not 0 < label.decision_threshold < 1:
+    if label.decision_threshold is not None and not 0 < label.decision_threshold < 1:
         raise read.fail("label.decision_threshold", f"must be between 0 and 1, got {label.decision_threshold}")
     return label
 

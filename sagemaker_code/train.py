@@ -6,11 +6,20 @@ variables (then to the container paths), and every hyperparameter defaults to it
 built-in default). Each boosting round logs ``[i] train-auc:<v> validation-auc:<v>`` and the end logs the best round
 again, for the estimator's metric definition ``validation-auc:([0-9.]+)``.
 
-The model folder is what the serving container expects (see :mod:`sagemaker_code.inference`): ``xgboost-model.json``
-(the best round's booster), ``transform.json``, ``code/`` with ``inference.py`` and the ``sagemaker_code`` modules it
-imports, and ``training.json`` (best round, scores, hyperparameters).
+After training, the step chooses the model's decision threshold: the spec's ``label.decision_threshold`` when it
+gives one (a fixed override), else the threshold with the least expected cost (the spec's cost matrix) on the
+validation split (:mod:`sagemaker_code.cost`). The test split is never seen here, so the Evaluate step's test cost
+stays an honest estimate.
 
-Usage: ``python -m sagemaker_code.train --train DIR --validation DIR --transform DIR --model-dir DIR``
+The model folder is what the serving container expects (see :mod:`sagemaker_code.inference`): ``xgboost-model.json``
+(the best round's booster), ``transform.json`` (the preprocess step's transform with the model's decision threshold:
+serving decides with it), ``code/`` with ``inference.py`` and the ``sagemaker_code`` modules it imports, and
+``training.json`` (best round, scores, hyperparameters, the threshold and how it was chosen).
+
+The spec is the bundle's ``dataset_spec.json`` (next to the ``sagemaker_code`` package, where the script-mode
+container unpacks the code), unless ``--spec`` names another file.
+
+Usage: ``python -m sagemaker_code.train --train DIR --validation DIR --transform DIR --model-dir DIR [--spec FILE]``
 ``[--max_depth 4 --eta 0.1 --num_round 300 --subsample 0.8 --colsample_bytree 0.8 --min_child_weight 1``
 ``--early_stopping_rounds 30 --seed 42]``.
 """
@@ -33,8 +42,10 @@ if not __package__:  # run as a file (python .../train.py): make `sagemaker_code
     __import__("_bootstrap")
 
 from sagemaker_code.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.cost import ConstantCosts, cost_optimal_threshold, expected_cost
 from sagemaker_code.hyperparameters import Hyperparameters
 from sagemaker_code.inference import MODEL_FILE, TRANSFORM_FILE
+from sagemaker_code.spec import DatasetSpec, load_spec
 from sagemaker_code.transform import Transform, TransformFileError
 
 logger = logging.getLogger(__name__)
@@ -42,6 +53,8 @@ logger = logging.getLogger(__name__)
 #: What serving imports besides inference.py (inference.py imports sagemaker_code.transform only).
 SERVING_MODULES = ("__init__.py", "transform.py")
 TRAINING_REPORT = "training.json"
+#: The spec inside the code bundle: ``<bundle>/dataset_spec.json`` next to ``<bundle>/sagemaker_code/``.
+BUNDLED_SPEC = Path(__file__).resolve().parent.parent / "dataset_spec.json"
 
 
 class _LogScores(xgb.callback.TrainingCallback):
@@ -66,7 +79,7 @@ def load_transform(path: Path) -> Transform:
     if not path.is_file():
         raise StepError(f"transform not found: {path}")
     try:
-        return Transform.from_json(path.read_text(encoding="utf-8"))
+        return Transform.from_json(path.read_text(encoding="utf-8"), threshold_required=False)
     except TransformFileError as exc:
         raise StepError(f"{path}: {exc}") from None
 
@@ -95,12 +108,51 @@ def copy_serving_code(code_dir: Path) -> None:
         shutil.copyfile(here / name, package / name)
 
 
+def decision_threshold(
+    booster: xgb.Booster, dvalidation: xgb.DMatrix, spec: DatasetSpec
+) -> tuple[float, dict[str, object]]:
+    """The model's decision threshold and its record for training.json (see the module docstring)."""
+    labels = dvalidation.get_label()
+    probabilities = booster.predict(dvalidation)
+    cost = spec.cost_matrix
+    override = spec.label.decision_threshold
+    if override is None:
+        choice = cost_optimal_threshold(labels, probabilities, cost.false_positive, cost.false_negative)
+        threshold, source = choice.threshold, "cost_on_validation"
+    else:
+        threshold, source = override, "spec"
+    validation_cost = expected_cost(labels, probabilities >= threshold, cost.false_positive, cost.false_negative)
+    constants = ConstantCosts.of(labels, cost.false_positive, cost.false_negative)
+    logger.info(
+        "decision threshold %.6f (%s): validation cost %.4f per row; accept everyone %.4f, reject everyone %.4f",
+        threshold, source, validation_cost, constants.accept_all, constants.reject_all,
+    )  # fmt: skip
+    return threshold, {
+        "value": threshold,
+        "source": source,
+        "validation_cost_per_row": validation_cost,
+        "validation_constant_costs": constants.as_dict(),
+        "cost_matrix": {"false_positive": cost.false_positive, "false_negative": cost.false_negative},
+    }
+
+
 def train(
-    train_dir: Path, validation_dir: Path, transform_dir: Path, model_dir: Path, hp: Hyperparameters
+    train_dir: Path,
+    validation_dir: Path,
+    transform_dir: Path,
+    model_dir: Path,
+    hp: Hyperparameters,
+    *,
+    spec: DatasetSpec,
 ) -> dict[str, object]:
-    """Train, keep the best round, write the model folder; return the training report."""
+    """Train, keep the best round, choose the decision threshold, write the model folder; return the report."""
     transform_path = transform_dir / TRANSFORM_FILE
     transform = load_transform(transform_path)
+    if transform.spec_name != spec.name:
+        raise StepError(
+            f"{transform_path} was fitted for the dataset spec {transform.spec_name!r}, the spec is {spec.name!r}: "
+            "the preprocess output and the code bundle come from different pipeline versions"
+        )
     names = list(transform.feature_names)
     dtrain = _matrix(train_dir, "train", names)
     dvalidation = _matrix(validation_dir, "validation", names)
@@ -122,9 +174,11 @@ def train(
         "best round %d of %d: validation-auc:%.6f validation-logloss:%.6f",
         best_round, booster.num_boosted_rounds() - 1, best_auc, best_logloss,
     )  # fmt: skip
+    best = booster[: best_round + 1]
+    threshold, threshold_report = decision_threshold(best, dvalidation, spec)
     model_dir.mkdir(parents=True, exist_ok=True)
-    booster[: best_round + 1].save_model(str(model_dir / MODEL_FILE))
-    shutil.copyfile(transform_path, model_dir / TRANSFORM_FILE)
+    best.save_model(str(model_dir / MODEL_FILE))
+    (model_dir / TRANSFORM_FILE).write_text(transform.with_threshold(threshold).to_json(), encoding="utf-8")
     copy_serving_code(model_dir / "code")
     report: dict[str, object] = {
         "spec_name": transform.spec_name,
@@ -135,6 +189,7 @@ def train(
         "rows": {"train": dtrain.num_row(), "validation": dvalidation.num_row()},
         "features": len(names),
         "hyperparameters": asdict(hp),
+        "decision_threshold": threshold_report,
     }
     write_json(model_dir / TRAINING_REPORT, report)
     return report
@@ -184,6 +239,9 @@ def parse_args(argv: list[str] | None, environ: dict[str, str]) -> tuple[argpars
         type=Path,
         default=Path(environ.get("SM_MODEL_DIR", "/opt/ml/model")),
     )
+    parser.add_argument(
+        "--spec", type=Path, default=BUNDLED_SPEC, help="dataset spec JSON (default: the code bundle's)"
+    )
     given = _sm_hps(environ, parser)
     builtin = asdict(Hyperparameters())
     for field in fields(Hyperparameters):
@@ -200,7 +258,10 @@ def parse_args(argv: list[str] | None, environ: dict[str, str]) -> tuple[argpars
 
 def main(argv: list[str] | None = None) -> int:
     args, hp = parse_args(argv, dict(os.environ))
-    return run_step("train", lambda: train(args.train, args.validation, args.transform, args.model_dir, hp))
+    return run_step(
+        "train",
+        lambda: train(args.train, args.validation, args.transform, args.model_dir, hp, spec=load_spec(args.spec)),
+    )
 
 
 if __name__ == "__main__":

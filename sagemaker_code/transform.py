@@ -4,6 +4,12 @@ Fitted on the train split only and saved as JSON (``transform.json``), never pic
 XGBoost container with this module and ``inference.py`` only, so the file carries everything serving needs (the raw
 columns in order, the fitted statistics, the label values and the decision threshold) and no spec file is read there.
 
+The decision threshold is the model's, not the data's: the preprocess step writes ``transform.json`` with
+``label.decision_threshold: null`` and the Train step writes the model folder's copy with the threshold it chose (by
+cost on the validation split, or the spec's fixed override). Reading a transform requires the threshold unless the
+caller says otherwise (only the Train step reads the preprocess output), so serving or evaluating a model whose
+``transform.json`` lacks it fails with a message instead of deciding at some default.
+
 - numeric column: one feature, the value; a missing value becomes the train median.
 - categorical column: one 0/1 feature per category seen in train (sorted, so names are stable); a missing or unseen
   value gives all zeros.
@@ -17,7 +23,7 @@ import json
 import math
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,7 +99,7 @@ class LabelInfo:
     column: str
     positive: str
     negative: str
-    decision_threshold: float
+    decision_threshold: float | None  # None until the Train step chooses it (the preprocess output)
 
 
 def _feature_names(columns: tuple[NumericFeature | CategoricalFeature, ...]) -> tuple[str, ...]:
@@ -153,8 +159,17 @@ class Transform:
 
     def predicted_positive(self, probabilities: np.ndarray) -> np.ndarray:
         """Boolean mask: the rows predicted as the positive (favourable) label value."""
-        result: np.ndarray = np.asarray(probabilities) >= self.label.decision_threshold
+        threshold = self.label.decision_threshold
+        if threshold is None:
+            raise TransformFileError("transform.json has no label.decision_threshold: it is not a trained model's")
+        result: np.ndarray = np.asarray(probabilities) >= threshold
         return result
+
+    def with_threshold(self, threshold: float) -> Transform:
+        """This transform with the model's decision threshold (what the Train step writes to the model folder)."""
+        if not 0 < threshold < 1:
+            raise ValueError(f"the decision threshold must be between 0 and 1, got {threshold}")
+        return replace(self, label=replace(self.label, decision_threshold=float(threshold)))
 
     def to_json(self) -> str:
         columns: list[dict[str, object]] = []
@@ -179,7 +194,8 @@ class Transform:
         return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> Transform:
+    def from_json(cls, text: str, *, threshold_required: bool = True) -> Transform:
+        """Parse transform.json; ``threshold_required=False`` accepts the preprocess output (threshold null)."""
         try:
             data = json.loads(text)
             if data["format_version"] != FORMAT_VERSION:
@@ -196,13 +212,23 @@ class Transform:
                 else:
                     raise TransformFileError(f"transform.json: unknown column type {item['type']!r}")
             label = data["label"]
+            threshold = label["decision_threshold"]
+            if threshold is None and threshold_required:
+                raise TransformFileError(
+                    "transform.json: label.decision_threshold is null: this is the preprocess step's transform, "
+                    "the model folder's copy (written by the Train step) carries the model's threshold"
+                )
+            if threshold is not None and not 0 < float(threshold) < 1:
+                raise TransformFileError(
+                    f"transform.json: label.decision_threshold must be between 0 and 1, got {threshold!r}"
+                )
             transform = cls(
                 spec_name=str(data["spec_name"]),
                 label=LabelInfo(
                     column=str(label["column"]),
                     positive=str(label["positive"]),
                     negative=str(label["negative"]),
-                    decision_threshold=float(label["decision_threshold"]),
+                    decision_threshold=None if threshold is None else float(threshold),
                 ),
                 missing_values=tuple(str(value) for value in data["missing_values"]),
                 columns=tuple(columns),
@@ -260,7 +286,7 @@ def fit(frame: pd.DataFrame, spec: DatasetSpec) -> Transform:
             column=label.column,
             positive=label.positive,
             negative=label.negative,
-            decision_threshold=label.decision_threshold,
+            decision_threshold=None,  # the Train step chooses it (see the module docstring)
         ),
         missing_values=tuple(missing_values),
         columns=tuple(columns),

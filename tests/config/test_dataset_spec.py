@@ -59,7 +59,7 @@ def test_shipped_spec_is_valid_and_matches_the_sample() -> None:
         "existing_credits",
         "num_dependents",
     ]
-    assert (spec.label.column, spec.label.positive, spec.label.decision_threshold) == ("credit_risk", "1", 0.5)
+    assert (spec.label.column, spec.label.positive, spec.label.decision_threshold) == ("credit_risk", "1", None)
     assert (spec.cost_matrix.false_positive, spec.cost_matrix.false_negative) == (5, 1)
     assert [(f.name, f.column) for f in spec.facets] == [("age", "age_years"), ("sex", "personal_status_sex")]
 
@@ -69,7 +69,7 @@ def test_defaults(tmp_path: Path) -> None:
     path.write_text(VALID)
     spec = validate(DatasetSpec, read_yaml(path), path)
     assert spec.split.seed == 42
-    assert spec.label.decision_threshold == 0.5
+    assert spec.label.decision_threshold is None  # omitted: the Train step chooses it by cost on validation
     assert spec.format.missing_values == []
     assert spec.sample_path is None
 
@@ -212,6 +212,18 @@ def test_json_dump_is_what_the_steps_read(tmp_path: Path) -> None:
 )
 def test_bad_spec(tmp_path: Path, text: str, expected: list[str]) -> None:
     assert problems_of(tmp_path, text) == expected
+
+
+def test_a_fixed_decision_threshold_overrides_the_choice_by_cost(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(VALID.replace('positive: "yes"}', 'positive: "yes", decision_threshold: 0.6}'))
+    spec = validate(DatasetSpec, read_yaml(path), path)
+    assert spec.label.decision_threshold == 0.6
+    assert spec_from_dict(spec.model_dump(mode="json"), path).label.decision_threshold == 0.6
+    description = DatasetSpec.model_fields["label"].annotation.model_fields["decision_threshold"].description  # type: ignore[union-attr]
+    assert description is not None
+    assert "Omitted (the default): the Train step chooses" in description
+    assert "A number: a fixed override" in description
 
 
 def test_every_cross_field_problem_is_reported_at_once(tmp_path: Path) -> None:

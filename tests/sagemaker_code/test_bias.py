@@ -1,4 +1,5 @@
-"""Bias metrics: hand-computed values, Clarify's output format, undefined values, config errors, a biased model."""
+"""Bias metrics: hand-computed values, Clarify's formats (no header row with headers), undefined values, config errors,
+metrics found by name, a biased model."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_code.bias import analyze, main, parse_config, read_dataset, run
+from sagemaker_code.bias import analyze, main, metric_value, parse_config, read_dataset, run
 from sagemaker_code.common import StepError
 from tests.sagemaker_code.conftest import SAMPLE, PipelineRun, di_of, run_pipeline
 
@@ -31,7 +32,8 @@ CONFIG = {
 }
 
 
-def write_dataset(path: Path, labels: list[int], predicted: list[int], facet: list[int], header: bool = True) -> Path:
+def write_dataset(path: Path, labels: list[int], predicted: list[int], facet: list[int], header: bool = False) -> Path:
+    """The dataset as Clarify reads it with ``headers`` in the config: data rows only (``header`` adds one)."""
     lines = ([",".join(HEADERS)] if header else []) + [
         f"{a},{b},{c}" for a, b, c in zip(labels, predicted, facet, strict=True)
     ]
@@ -108,11 +110,47 @@ def test_undefined_values_are_null_with_a_warning(tmp_path: Path, caplog: pytest
     assert "NaN" not in json.dumps(analysis)
 
 
-def test_data_without_header_row_and_facet_by_index(tmp_path: Path) -> None:
-    path = write_dataset(tmp_path / "d.csv", LABELS, PREDICTED, FACET, header=False)
+def test_facet_by_index(tmp_path: Path) -> None:
+    path = write_dataset(tmp_path / "d.csv", LABELS, PREDICTED, FACET)
     config = {**CONFIG, "facet": [{"name_or_index": 2, "value_or_threshold": [1]}]}
     analysis = analyze(parse_config(config), read_dataset(path, HEADERS))
     assert values(analysis, "post_training_bias_metrics")["DI"] == pytest.approx(0.75)
+
+
+def test_a_header_row_with_configured_headers_is_an_error(tmp_path: Path) -> None:
+    """Clarify reads every row as data when the config gives headers: a header row would be scored as a data row."""
+    path = write_dataset(tmp_path / "d.csv", LABELS, PREDICTED, FACET, header=True)
+    with pytest.raises(StepError) as info:
+        read_dataset(path, HEADERS)
+    assert str(info.value) == (
+        f"{path}: row 1 equals the headers of the analysis config; when the config gives headers, Clarify reads "
+        "every row of the dataset as data, so the dataset must have no header row"
+    )
+
+
+def test_without_configured_headers_each_file_starts_with_its_header(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    write_dataset(tmp_path / "data" / "a.csv", LABELS[:4], PREDICTED[:4], FACET[:4], header=True)
+    write_dataset(tmp_path / "data" / "b.csv", LABELS[4:], PREDICTED[4:], FACET[4:], header=True)
+    columns = read_dataset(tmp_path / "data", None)
+    assert list(columns) == HEADERS
+    assert columns["label"] == [str(v) for v in LABELS]  # both headers read as headers, not as data
+    (tmp_path / "data" / "b.csv").write_text("label,predicted,facet_x\n1,1,0\n")
+    with pytest.raises(StepError, match=r"b\.csv: header row \['label', 'predicted', 'facet_x'\] differs from"):
+        read_dataset(tmp_path / "data", None)
+
+
+def test_metrics_are_found_by_name_not_position(tmp_path: Path) -> None:
+    data = read_dataset(write_dataset(tmp_path / "d.csv", LABELS, PREDICTED, FACET), HEADERS)
+    reordered = analyze(
+        parse_config({**CONFIG, "methods": {"post_training_bias": {"methods": ["RD", "DPPL", "DI"]}}}), data
+    )
+    assert metric_value(reordered, "post_training_bias_metrics", "facet_x", "DI") == pytest.approx((2 / 4) / (4 / 6))
+    assert metric_value(reordered, "post_training_bias_metrics", "facet_x", "RD") == pytest.approx(3 / 4 - 1)
+    with pytest.raises(StepError, match=r"post_training_bias_metrics\.facets\.facet_x has 0 metrics named 'CI'"):
+        metric_value(reordered, "post_training_bias_metrics", "facet_x", "CI")
+    with pytest.raises(StepError, match=r"no pre_training_bias_metrics\.facets\.facet_x in the bias report"):
+        metric_value(reordered, "pre_training_bias_metrics", "facet_x", "CI")
 
 
 @pytest.mark.parametrize(
@@ -120,18 +158,18 @@ def test_data_without_header_row_and_facet_by_index(tmp_path: Path) -> None:
     [
         pytest.param(
             {"methods": {"post_training_bias": {"methods": ["DI", "TE"]}}},
-            "analysis config: methods.post_training_bias.methods: unknown method 'TE'; this stand-in computes DI, "
+            "analysis config: methods.post_training_bias.methods: unknown method 'TE'; this module computes DI, "
             "DPPL, RD",
             id="unknown-method",
         ),
         pytest.param(
             {"methods": {"pre_training_bias": {"methods": ["KL"]}}},
-            "analysis config: methods.pre_training_bias.methods: unknown method 'KL'; this stand-in computes CI, DPL",
+            "analysis config: methods.pre_training_bias.methods: unknown method 'KL'; this module computes CI, DPL",
             id="unknown-pre-training-method",
         ),
         pytest.param(
             {"methods": {"shap": {}}},
-            "analysis config: methods.shap: this stand-in computes only ['post_training_bias', 'pre_training_bias']",
+            "analysis config: methods.shap: this module computes only ['post_training_bias', 'pre_training_bias']",
             id="unknown-analysis",
         ),
         pytest.param(
@@ -175,10 +213,15 @@ def test_main_with_a_data_folder(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     assert f"bias failed: analysis config not found: {tmp_path / 'nope.json'}" in caplog.text
 
 
-def test_sample_run_analysis(sample_run: PipelineRun) -> None:
-    """The sample model: DI of both facets as the pipeline's bias gate reads it (values in the report)."""
-    for facet in ("age", "sex"):
-        assert 0.8 <= di_of(sample_run, facet) <= 1.25
+def test_sample_run_analysis_matches_the_decisions(sample_run: PipelineRun) -> None:
+    """The Evaluate step's report: DI of each facet is q'_d / q'_a of the predictions it wrote to the dataset."""
+    rows = [line.split(",") for line in (sample_run.bias / "dataset.csv").read_text().splitlines()]
+    assert rows[0] != ["label", "predicted_label", "facet_age", "facet_sex"]  # no header row
+    for index, facet in enumerate(("age", "sex"), start=2):
+        inside = [row for row in rows if row[index] == "1"]
+        outside = [row for row in rows if row[index] == "0"]
+        expected = (sum(r[1] == "1" for r in inside) / len(inside)) / (sum(r[1] == "1" for r in outside) / len(outside))
+        assert di_of(sample_run, facet) == pytest.approx(expected)
 
 
 def test_a_biased_model_has_a_low_disparate_impact(tmp_path: Path, spec_path: Path) -> None:
@@ -192,7 +235,9 @@ def test_a_biased_model_has_a_low_disparate_impact(tmp_path: Path, spec_path: Pa
         biased.append(" ".join(fields))
     (tmp_path / "biased.data").write_text("\n".join(biased) + "\n")
     run = run_pipeline(tmp_path / "run", tmp_path / "biased.data", spec_path)
-    assert di_of(run, "age") < 0.5
-    pre = run.analysis()["pre_training_bias_metrics"]
-    assert isinstance(pre, dict)
-    assert pre["facets"]["facet_age"][0]["metrics"][1]["value"] > 0.3  # DPL: the labels themselves are biased
+    di = di_of(run, "age")
+    assert di is not None
+    assert di < 0.5
+    dpl = metric_value(run.analysis(), "pre_training_bias_metrics", "facet_age", "DPL")
+    assert dpl is not None
+    assert dpl > 0.3  # the labels themselves are biased

@@ -81,35 +81,6 @@ print("boom: the input is bad", file=sys.stderr)
 sys.exit(3)
 """
 
-BIAS_INPUT = """\
-import json, sys
-from pathlib import Path
-
-out = Path(sys.argv[1])
-out.mkdir(parents=True, exist_ok=True)
-(out / "analysis_config.json").write_text(json.dumps({"facet": "sex"}))
-(out / "dataset.csv").write_text("label,facet_sex\\n1,0\\n")
-"""
-
-#: Stand-in for sagemaker_code.bias with the CLI the Clarify emulation calls.
-BIAS_STUB = """\
-import argparse, json
-from pathlib import Path
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--config")
-parser.add_argument("--data")
-parser.add_argument("--output")
-args = parser.parse_args()
-facet = json.loads(Path(args.config).read_text())["facet"]
-report = {
-    "post_training_bias_metrics": {"facets": {f"facet_{facet}": [{"metrics": [{"name": "DI", "value": 0.5}]}]}},
-    "data_files": sorted(p.name for p in Path(args.data).iterdir()),
-}
-Path(args.output).mkdir(parents=True, exist_ok=True)
-(Path(args.output) / "analysis.json").write_text(json.dumps(report))
-"""
-
 TRAIN_LAUNCHER = """\
 import json, os, sys
 from pathlib import Path
@@ -130,8 +101,6 @@ STEP_FILES = {
     "sagemaker_code/__init__.py": "",
     "sagemaker_code/emit.py": EMIT,
     "sagemaker_code/fail.py": FAIL,
-    "sagemaker_code/bias_input.py": BIAS_INPUT,
-    "sagemaker_code/bias.py": BIAS_STUB,
     "train.py": TRAIN_LAUNCHER,
 }
 
@@ -734,59 +703,15 @@ def test_xgboost_image_without_an_entrypoint_is_not_runnable(tmp_path: Path, s3:
     assert "without a ContainerEntrypoint" in result.failure_reason
 
 
-def clarify_definition() -> dict[str, Any]:
-    prepare = processing_step(
-        "PrepareBias",
-        "sagemaker_code.bias_input",
-        arguments=["/opt/ml/processing/output/bias"],
-        outputs={"bias": "/opt/ml/processing/output/bias"},
-    )
-    bias_dir = step_output("PrepareBias", "bias")
-    clarify = processing_step(
-        "BiasCheck",
-        None,
-        image=CLARIFY_IMAGE,
-        inputs=[
-            s3_input(
-                "analysis_config", join(bias_dir, "analysis_config.json", on="/"), "/opt/ml/processing/input/config"
-            ),
-            s3_input("dataset", join(bias_dir, "dataset.csv", on="/"), "/opt/ml/processing/input/data"),
-        ],
-        outputs={"analysis_result": "/opt/ml/processing/output"},
-        property_files=[
-            {"PropertyFileName": "BiasReport", "OutputName": "analysis_result", "FilePath": "analysis.json"}
-        ],
-    )
-    di = json_get("BiasCheck", "BiasReport", "post_training_bias_metrics.facets.facet_sex[0].metrics[0].value")
-    gate = {
-        "Name": "BiasGate",
-        "Type": "Condition",
-        "Arguments": {
-            "Conditions": [{"Type": "GreaterThanOrEqualTo", "LeftValue": di, "RightValue": 0.8}],
-            "IfSteps": [],
-            "ElseSteps": [{"Name": "Biased", "Type": "Fail", "Arguments": {"ErrorMessage": join("DI ", di)}}],
-        },
-    }
-    return {"Parameters": [], "Steps": [prepare, clarify, gate]}
-
-
-def test_clarify_image_is_emulated_with_the_bias_module_of_the_run_code(tmp_path: Path, s3: LocalS3) -> None:
-    result = run(clarify_definition(), s3, tmp_path / "run")
-    assert result.failure_reason == "DI 0.5"
-    assert [r.name for r in result.steps] == ["PrepareBias", "BiasCheck", "BiasGate", "Biased"]
-    analysis = s3.get(f"{OUT_ROOT}/{result.execution_id}/BiasCheck/analysis_result/analysis.json")
-    assert json.loads(analysis.read_text())["data_files"] == ["dataset.csv"]  # an exact key lands as its basename
-
-
-def test_clarify_emulation_needs_code_unpacked_by_an_earlier_step(tmp_path: Path, s3: LocalS3) -> None:
-    definition = clarify_definition()
-    definition["Steps"][1]["Arguments"]["ProcessingInputs"] = []
-    definition["Steps"][1]["DependsOn"] = []
-    definition["Steps"] = definition["Steps"][1:]
+def test_the_clarify_image_is_not_emulated(tmp_path: Path, s3: LocalS3) -> None:
+    """The pipeline no longer runs Clarify (closed to new customers); a definition that does cannot run here."""
+    definition = {"Parameters": [], "Steps": [processing_step("BiasCheck", None, image=CLARIFY_IMAGE)]}
     result = run(definition, s3, tmp_path / "run")
     assert result.failure_reason is not None
-    assert result.failure_reason.startswith(f"step BiasCheck (Processing) failed: image {CLARIFY_IMAGE}")
-    assert "no earlier step did" in result.failure_reason
+    assert result.failure_reason.startswith(
+        f"step BiasCheck (Processing) failed: cannot run image {CLARIFY_IMAGE} locally for processing (the runner "
+        "emulates processing with the images of sagemaker-xgboost)"
+    )
 
 
 def training_definition() -> dict[str, Any]:
@@ -962,20 +887,66 @@ def real_s3(tmp_path: Path, real_bundle: Path) -> LocalS3:
     )
 
 
-def test_real_pipeline_registers_version_1(real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path) -> None:
-    result = run(real_definition, real_s3, tmp_path / "run")
+GATE_ORDER = (
+    ("quality", "QualityGate", "QualityGateFailed"),
+    ("cost", "CostGate", "CostGateFailed"),
+    ("bias", "BiasGate", "BiasGateFailed"),
+)
+
+
+def gate_file(result: RunResult, s3: LocalS3) -> dict[str, Any]:
+    """The Evaluate step's gates.json of this run (what the condition and Fail steps read)."""
+    data: dict[str, Any] = json.loads(s3.get(gate_file_uri(result)).read_text())
+    return data
+
+
+def gate_file_uri(result: RunResult) -> str:
+    outputs = result.properties["Evaluate"]["ProcessingOutputConfig"]["Outputs"]
+    (gates,) = [o for o in outputs if o["OutputName"] == "gates"]
+    return f"{gates['S3Output']['S3Uri']}/gates.json"
+
+
+def assert_follows_the_gate_file(result: RunResult, gates: dict[str, Any]) -> None:
+    """Each gate's branch follows `passed`; a run ends in the first failing gate's Fail step, with its message."""
+    taken = {gate.step: gate.branch for gate in result.gates}
+    for key, step, failed in GATE_ORDER:
+        assert taken[step] == ("IfSteps" if gates[key]["passed"] == 1 else "ElseSteps"), step
+        if gates[key]["passed"] != 1:
+            assert result.status == "Failed"
+            assert result.failure_reason == gates[key]["message"]
+            assert result.steps[-1].name == failed
+            assert result.registered is None
+            return
+    assert result.status == "Succeeded", result.summary()
+    assert result.registered is not None
+
+
+def test_real_pipeline_registers_when_every_gate_passes(
+    real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
+) -> None:
+    """Registration with its lineage. The DI lower bound is relaxed: on the shipped sample the model decides at its
+    cost-optimal threshold and fails the four-fifths rule (test_real_pipeline_with_the_shipped_gates shows it)."""
+    result = run(
+        real_definition, real_s3, tmp_path / "run", DisparateImpactLower="0.2", ModelBuildFingerprint="sha256-abc"
+    )
     assert result.status == "Succeeded", result.summary()
     assert [r.name for r in result.steps] == [
         "Preprocess",
         "Train",
         "Evaluate",
-        "BiasCheck",
         "QualityGate",
+        "CostGate",
         "BiasGate",
         "Register",
     ]
-    assert [(g.step, g.branch) for g in result.gates] == [("QualityGate", "IfSteps"), ("BiasGate", "IfSteps")]
-    assert len(result.gates[1].conditions) == 4  # lower and upper bound per facet
+    assert [(g.step, g.branch) for g in result.gates] == [
+        ("QualityGate", "IfSteps"),
+        ("CostGate", "IfSteps"),
+        ("BiasGate", "IfSteps"),
+    ]
+    gates = gate_file(result, real_s3)
+    assert_follows_the_gate_file(result, gates)
+    assert [message for _, message in result.gate_messages] == [gates[key]["message"] for key, _, _ in GATE_ORDER]
     assert result.metrics is not None
     auc = result.metrics["binary_classification_metrics"]["auc"]["value"]
     assert 0.5 < auc <= 1
@@ -987,12 +958,38 @@ def test_real_pipeline_registers_version_1(real_definition: dict[str, Any], real
     )
     package = json.loads(result.registered.path.read_text())
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["Content"] == result.metrics
-    assert "post_training_bias_metrics" in package["ModelMetrics"]["Bias"]["Report"]["Content"]
-    assert "facet" in package["DriftCheckBaselines"]["Bias"]["ConfigFile"]["Content"]
-    assert package["CustomerMetadataProperties"]["dataset_rows"] == "1000"
+    bias_report = package["ModelMetrics"]["Bias"]["Report"]["Content"]
+    assert set(bias_report["post_training_bias_metrics"]["facets"]) == {"facet_age", "facet_sex"}
+    config = package["DriftCheckBaselines"]["Bias"]["ConfigFile"]["Content"]
+    assert [f["name_or_index"] for f in config["facet"]] == ["facet_age", "facet_sex"]
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["dataset_rows"] == "1000"
+    assert metadata["model_build_fingerprint"] == "sha256-abc"
+    assert float(metadata["decision_threshold"]) == result.metrics["decision_threshold"] == gates["decision_threshold"]
     (container,) = package["InferenceSpecification"]["Containers"]
     with tarfile.open(container["ModelDataLocalPath"], "r:gz") as archive:
-        assert {"xgboost-model.json", "transform.json", "code/inference.py"} <= set(archive.getnames())
+        assert {"xgboost-model.json", "transform.json", "training.json", "code/inference.py"} <= set(archive.getnames())
+        transform = json.loads(archive.extractfile("transform.json").read())  # type: ignore[union-attr]
+        training = json.loads(archive.extractfile("training.json").read())  # type: ignore[union-attr]
+    # serving decides with the threshold in the artifact; it is the one chosen on the validation split
+    assert transform["label"]["decision_threshold"] == float(metadata["decision_threshold"])
+    assert training["decision_threshold"]["source"] == "cost_on_validation"
+
+
+def test_real_pipeline_with_the_shipped_gates(
+    real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
+) -> None:
+    """The sample under the shipped gate settings: the run follows gates.json, and the cost gate passes (issue 7
+    item 9: at threshold 0.5 the model cost 0.99 per test row against 0.70 for rejecting everyone)."""
+    result = run(real_definition, real_s3, tmp_path / "run")
+    gates = gate_file(result, real_s3)
+    assert_follows_the_gate_file(result, gates)
+    assert gates["cost"]["passed"] == 1, gates["cost"]["message"]
+    assert gates["cost"]["model_cost_per_row"] < gates["cost"]["limit"] < 0.70
+    for facet in ("age", "sex"):
+        di = gates["bias"]["facets"][facet]["disparate_impact"]
+        assert gates["bias"]["facets"][facet]["passed"] == int(0.8 <= di <= 1.25)
+        assert f"facet '{facet}' (" in gates["bias"]["message"]
 
 
 def test_real_pipeline_quality_gate_fails_with_the_auc(
@@ -1002,9 +999,30 @@ def test_real_pipeline_quality_gate_fails_with_the_auc(
     assert result.status == "Failed"
     assert result.metrics is not None
     auc = result.metrics["binary_classification_metrics"]["auc"]["value"]
-    assert result.failure_reason == f"Quality gate failed: test AUC {auc} is below the threshold 0.99"
+    interval = result.metrics["confidence_intervals"]["auc"]
+    assert result.failure_reason == (
+        f"Quality gate failed: test AUC {auc:.3f} (95% interval {interval['lower']:.3f} to {interval['upper']:.3f}) "
+        "is below the threshold 0.99"
+    )
     assert result.steps[-1].name == "QualityGateFailed"
     assert result.registered is None
+    assert "CostGate" in result.not_executed
+
+
+def test_real_pipeline_cost_gate_fails_naming_both_costs(
+    real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
+) -> None:
+    result = run(real_definition, real_s3, tmp_path / "run", CostMargin="0.99")
+    assert result.status == "Failed"
+    assert result.steps[-1].name == "CostGateFailed"
+    gates = gate_file(result, real_s3)
+    assert result.failure_reason == gates["cost"]["message"]
+    cost = gates["cost"]["model_cost_per_row"]
+    assert result.failure_reason is not None
+    assert result.failure_reason.startswith(f"Cost gate failed: the model costs {cost:.3f} per test row (95% interval")
+    assert result.failure_reason.endswith(
+        "rejecting everyone (credit_risk=2 for every row) costs 0.700; it must cost at most 0.007 (margin 99%)"
+    )
 
 
 def test_real_pipeline_bias_gate_fails_on_a_biased_dataset(
@@ -1021,24 +1039,77 @@ def test_real_pipeline_bias_gate_fails_on_a_biased_dataset(
     from sagemaker_code.pipeline import Sentinels
 
     argv = ["--definition", str(definition), "--workspace", str(tmp_path / "ws"), "--input", str(biased)]
+    argv += ["--param", "AucThreshold=0.5", "--param", "CostMargin=0"]  # so that the run reaches the bias gate
     assert main([*argv, "--s3-object", f"{Sentinels().code_uri}={real_bundle}"]) == 1
     out = capsys.readouterr().out
     assert "BiasGateFailed" in out
-    assert "Failure: Bias gate failed: disparate impact must be within [0.8, 1.25];" in out
-    sex = re.search(r"facet 'sex' has ([-+0-9.e]+);", out)
+    assert "Failure: Bias gate failed: disparate impact must be within [0.8, 1.25]; facet '" in out
+    sex = re.search(r"facet 'sex' \(personal_status_sex\): DI ([-+0-9.e]+) \(95% interval", out)
     assert sex is not None
     assert float(sex.group(1)) < 0.8
+    assert re.search(r"disadvantaged group \d+ of 150 test rows \(label positive rate 0\.000, ", out)
+
+
+def test_real_pipeline_empty_facet_group_fails_the_bias_gate_readably(
+    real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
+) -> None:
+    """No applicant aged 25 or less: DI of 'age' is undefined, which is a failed gate with a message, not an error."""
+    rows = [line.split(" ") for line in (REPO_ROOT / "data" / "german_credit" / "german.data").read_text().splitlines()]
+    older = tmp_path / "older.data"
+    older.write_text("".join(" ".join([*row[:12], str(max(int(row[12]), 26)), *row[13:]]) + "\n" for row in rows))
+    real_s3.objects["s3://local-input/older.data"] = older
+    result = run(
+        real_definition,
+        real_s3,
+        tmp_path / "run",
+        InputDataUri="s3://local-input/older.data",
+        AucThreshold="0.5",
+        CostMargin="0",
+    )
+    assert result.status == "Failed", result.summary()
+    assert result.steps[-1].name == "BiasGateFailed"
+    assert result.failure_reason is not None
+    assert result.failure_reason.startswith(
+        "Bias gate failed: disparate impact must be within [0.8, 1.25]; facet 'age': the disadvantaged group has no "
+        "rows in the test split (0 of 150); "
+    )
+    assert gate_file(result, real_s3)["bias"]["facets"]["age"]["disparate_impact"] is None
+
+
+def test_real_pipeline_without_favourable_predictions_fails_the_bias_gate_readably(
+    real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
+) -> None:
+    """A spec that fixes the threshold at 0.999: nobody is predicted favourable, so DI is 0/0 for every facet."""
+    from config.dataset_spec import DatasetSpec
+    from sagemaker_code.bundle import write_bundle
+    from sagemaker_code.pipeline import Sentinels
+
+    raw = yaml.safe_load((REPO_ROOT / "config" / "datasets" / "german_credit.yaml").read_text())
+    raw["label"]["decision_threshold"] = 0.999
+    spec = DatasetSpec.model_validate(raw).model_dump(mode="json")
+    real_s3.objects[Sentinels().code_uri] = write_bundle(tmp_path / "bundle", spec)
+    result = run(real_definition, real_s3, tmp_path / "run", CostMargin="0")  # rejecting all costs what it costs
+    assert result.status == "Failed", result.summary()
+    assert result.steps[-1].name == "BiasGateFailed"
+    assert result.failure_reason is not None
+    assert result.failure_reason.startswith(
+        "Bias gate failed: disparate impact must be within [0.8, 1.25]; facet 'age': disparate impact is undefined: "
+        "the model predicts credit_risk=1 for none of the 123 test rows outside the disadvantaged group; "
+    )
+    assert "facet 'sex': disparate impact is undefined" in result.failure_reason
+    assert result.metrics is not None
+    assert result.metrics["decision_threshold"] == 0.999  # the spec's fixed override, used as it is
 
 
 def test_real_pipeline_follows_the_definition(
     real_definition: dict[str, Any], real_s3: LocalS3, tmp_path: Path
 ) -> None:
-    without_bias_check = copy.deepcopy(real_definition)
-    without_bias_check["Steps"] = [s for s in without_bias_check["Steps"] if s["Name"] != "BiasCheck"]
+    without_evaluate = copy.deepcopy(real_definition)
+    without_evaluate["Steps"] = [s for s in without_evaluate["Steps"] if s["Name"] != "Evaluate"]
     with pytest.raises(
-        DefinitionError, match=re.escape("step BiasGate reads Steps.BiasCheck.PropertyFiles.BiasReport, but")
+        DefinitionError, match=re.escape("step QualityGate reads Steps.Evaluate.PropertyFiles.Gates, but")
     ):
-        run(without_bias_check, real_s3, tmp_path / "removed")
+        run(without_evaluate, real_s3, tmp_path / "removed")
 
     renamed = copy.deepcopy(real_definition)
     (preprocess,) = [s for s in renamed["Steps"] if s["Name"] == "Preprocess"]

@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sagemaker_code.metrics import Confusion, average_ranks, bootstrap_std, ratio, roc_auc, roc_curve
+from sagemaker_code.metrics import (
+    MIN_DEFINED_RESAMPLES,
+    Confusion,
+    average_ranks,
+    bootstrap_samples,
+    bootstrap_std,
+    percentile_interval,
+    ratio,
+    roc_auc,
+    roc_curve,
+)
 
 
 def brute_force_auc(y: np.ndarray, scores: np.ndarray) -> float:
@@ -68,3 +78,49 @@ def test_bootstrap_is_seeded_and_skips_undefined_values() -> None:
     assert first["never"] is None
     assert first["auc"] is not None
     assert 0 < first["auc"] < 0.5
+
+
+def test_bootstrap_samples_draw_the_same_rows_for_every_metric() -> None:
+    """One resample feeds every metric: a metric and its complement stay complementary in every resample."""
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 0, 1, 1])
+
+    def compute(rows: np.ndarray) -> dict[str, float | None]:
+        share = float(np.mean(y[rows]))
+        return {"share": share, "rest": 1 - share, "undefined_sometimes": share if share > 0.5 else None}
+
+    samples = bootstrap_samples(compute, rows=10, resamples=200, seed=1)
+    assert len(samples["share"]) == len(samples["rest"]) == 200
+    assert all(a + b == pytest.approx(1) for a, b in zip(samples["share"], samples["rest"], strict=True))
+    assert 0 < len(samples["undefined_sometimes"]) < 200  # only the resamples where it was defined
+    assert samples == bootstrap_samples(compute, rows=10, resamples=200, seed=1)
+
+
+def test_percentile_interval_covers_the_middle_of_the_values() -> None:
+    values = [float(v) for v in range(101)]  # 0..100: the 2.5th and 97.5th percentiles are 2.5 and 97.5
+    interval = percentile_interval(values, 0.95)
+    assert interval is not None
+    assert interval.lower == pytest.approx(2.5)
+    assert interval.upper == pytest.approx(97.5)
+    assert (interval.confidence, interval.defined) == (0.95, 101)
+    assert interval.text() == "95% interval 2.500 to 97.500"
+    narrower = percentile_interval(values, 0.5)
+    assert narrower is not None
+    assert narrower.lower == pytest.approx(25.0)
+    assert narrower.upper == pytest.approx(75.0)
+    assert percentile_interval(values[: MIN_DEFINED_RESAMPLES - 1], 0.95) is None  # too few to say anything
+    with pytest.raises(ValueError, match="confidence must be between 0 and 1, got 95"):
+        percentile_interval(values, 95)
+
+
+def test_bootstrap_interval_of_a_mean_is_near_the_normal_approximation() -> None:
+    """A sanity check of the whole procedure: for a proportion the percentile interval is close to p +- 1.96 se."""
+    y = (np.arange(400) % 10 < 3).astype(float)  # p = 0.3 on 400 rows
+
+    def compute(rows: np.ndarray) -> dict[str, float | None]:
+        return {"p": float(np.mean(y[rows]))}
+
+    interval = percentile_interval(bootstrap_samples(compute, rows=400, resamples=2000, seed=7)["p"], 0.95)
+    assert interval is not None
+    half_width = 1.96 * np.sqrt(0.3 * 0.7 / 400)
+    assert interval.lower == pytest.approx(0.3 - half_width, abs=0.01)
+    assert interval.upper == pytest.approx(0.3 + half_width, abs=0.01)

@@ -20,6 +20,7 @@ def test_shipped_spec_as_the_steps_see_it(spec_path: Path) -> None:
     assert spec.label.column == "credit_risk"
     assert spec.label.positive == "1"
     assert spec.label.negative == "2"
+    assert spec.label.decision_threshold is None  # chosen by the Train step
     assert (spec.cost_matrix.false_positive, spec.cost_matrix.false_negative) == (5.0, 1.0)
     assert (spec.split.validation, spec.split.test, spec.split.seed) == (0.15, 0.15, 42)
     assert spec.facets == (
@@ -62,6 +63,16 @@ def edited(tmp_path: Path, edit: object) -> Path:
             lambda d: d["split"].update(seed=1.5), "split.seed: must be a whole number >= 0, got 1.5", id="seed"
         ),
         pytest.param(lambda d: d["format"].update(header="no"), "format.header: must be true or false", id="header"),
+        pytest.param(
+            lambda d: d["label"].update(decision_threshold=1.0),
+            "label.decision_threshold: must be between 0 and 1, got 1.0",
+            id="threshold",
+        ),
+        pytest.param(
+            lambda d: d["label"].update(decision_threshold="high"),
+            "label.decision_threshold: must be a number, got 'high'",
+            id="threshold-text",
+        ),
         pytest.param(lambda d: d.clear() or d.update(columns={}), "columns: must be a list, got dict", id="columns"),
     ],
 )
@@ -88,3 +99,8 @@ def test_not_a_mapping(tmp_path: Path) -> None:
     (tmp_path / "spec.json").write_text("[]")
     with pytest.raises(SpecError, match=r"spec\.json: top level: must be a mapping, got list$"):
         load_spec(tmp_path / "spec.json")
+
+
+def test_a_fixed_threshold_is_read(tmp_path: Path) -> None:
+    path = edited(tmp_path, lambda d: d["label"].update(decision_threshold=0.6))
+    assert load_spec(path).label.decision_threshold == 0.6

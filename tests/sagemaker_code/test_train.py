@@ -1,4 +1,5 @@
-"""Train step: SageMaker script-mode arguments, the model folder, metric logs, reproducibility, serving code."""
+"""Train step: SageMaker script-mode arguments, the model folder, the cost-optimal decision threshold, metric logs,
+reproducibility, serving code."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xgboost as xgb
 
-from sagemaker_code.common import StepError
+from sagemaker_code import train as train_module
+from sagemaker_code.bundle import SPEC_FILE_NAME
+from sagemaker_code.common import StepError, read_xgboost_csv
+from sagemaker_code.cost import cost_optimal_threshold, expected_cost
 from sagemaker_code.hyperparameters import Hyperparameters
-from sagemaker_code.train import main, parse_args, train
-from tests.sagemaker_code.conftest import PipelineRun
+from sagemaker_code.spec import DatasetSpec, load_spec
+from sagemaker_code.train import BUNDLED_SPEC, main, parse_args, train
+from tests.sagemaker_code.conftest import PipelineRun, write_spec_json
 
 SAGEMAKER_ARGS = [
     *("--max_depth", "4", "--eta", "0.1", "--num_round", "300", "--subsample", "0.8"),
@@ -51,6 +57,10 @@ class TestArguments:
         assert args.train == Path("/opt/ml/input/data/train")
         assert args.transform == Path("/opt/ml/input/data/transform")
         assert args.model_dir == Path("/opt/ml/model")
+        assert args.spec == BUNDLED_SPEC
+        # the bundle's layout (sagemaker_code.bundle): dataset_spec.json next to the sagemaker_code package
+        assert BUNDLED_SPEC.name == SPEC_FILE_NAME
+        assert BUNDLED_SPEC.parent / "sagemaker_code" / "train.py" == Path(train_module.__file__).resolve()
 
     def test_sm_hps_gives_the_defaults_and_arguments_win(self) -> None:
         environ = {"SM_HPS": json.dumps({"max_depth": 6, "eta": "0.3", "sagemaker_program": "train.py"})}
@@ -89,10 +99,12 @@ class TestModelFolder:
             "transform.json",
             "xgboost-model.json",
         ]
-        assert (sample_run.model / "transform.json").read_bytes() == (
-            sample_run.data / "transform" / "transform.json"
-        ).read_bytes()
+        model_transform = json.loads((sample_run.model / "transform.json").read_text())
+        fitted = json.loads((sample_run.data / "transform" / "transform.json").read_text())
+        assert fitted["label"]["decision_threshold"] is None  # the preprocess output: not a model's yet
         report = json.loads((sample_run.model / "training.json").read_text())
+        fitted["label"]["decision_threshold"] = report["decision_threshold"]["value"]
+        assert model_transform == fitted  # the fitted transform plus the model's threshold
         booster = xgb.Booster(model_file=str(sample_run.model / "xgboost-model.json"))
         assert booster.num_boosted_rounds() == report["best_round"] + 1  # only the best round's trees are kept
         assert report["rounds_trained"] == report["best_round"] + 31  # early stopping: 30 rounds without a gain
@@ -105,8 +117,7 @@ class TestModelFolder:
         script = (
             "import sys; sys.path.insert(0, sys.argv[1]); import inference; "
             "m = inference.model_fn(sys.argv[2]); "
-            "p = inference.predict_fn(inference.input_fn(sys.stdin.read(), 'text/csv'), m); "
-            "print(inference.output_fn(p, 'application/json')[0]); "
+            "print(inference.transform_fn(m, sys.stdin.read(), 'text/csv', 'application/json')[0]); "
             "print(sorted(name for name in sys.modules if name.startswith('sagemaker_code')))"
         )
         rows = (sample_run.data / "test" / "test_raw.csv").read_text().splitlines()[1:4]
@@ -120,16 +131,72 @@ class TestModelFolder:
             check=True,
         )
         body, modules = result.stdout.splitlines()
-        assert len(json.loads(body)["predictions"]) == 3
+        predictions = json.loads(body)["predictions"]
+        assert len(predictions) == 3
+        threshold = json.loads((sample_run.model / "transform.json").read_text())["label"]["decision_threshold"]
+        assert [p["label"] for p in predictions] == ["1" if p["probability"] >= threshold else "2" for p in predictions]
         assert modules == "['sagemaker_code', 'sagemaker_code.transform']"
+
+
+def validation_probabilities(run: PipelineRun, model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    labels, features = read_xgboost_csv(run.data / "validation" / "validation.csv", "validation")
+    booster = xgb.Booster(model_file=str(model_dir / "xgboost-model.json"))
+    names = json.loads((model_dir / "transform.json").read_text())["feature_names"]
+    probabilities: np.ndarray = booster.predict(xgb.DMatrix(features, feature_names=names))
+    return labels, probabilities
+
+
+class TestDecisionThreshold:
+    def test_least_cost_on_the_validation_split(self, sample_run: PipelineRun, spec: DatasetSpec) -> None:
+        labels, probabilities = validation_probabilities(sample_run, sample_run.model)
+        chosen = sample_run.training_json()["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert chosen["source"] == "cost_on_validation"
+        expected = cost_optimal_threshold(labels, probabilities, 5, 1)
+        assert chosen["value"] == expected.threshold
+        assert chosen["validation_cost_per_row"] == pytest.approx(expected.cost)
+        at_half = expected_cost(labels, probabilities >= 0.5, 5, 1)
+        assert chosen["validation_cost_per_row"] < at_half  # the point of choosing: 0.5 ignores the costs
+        assert chosen["validation_constant_costs"] == {"accept_all": pytest.approx(1.5), "reject_all": 0.7}
+        transform = json.loads((sample_run.model / "transform.json").read_text())
+        assert transform["label"]["decision_threshold"] == chosen["value"]  # what serving decides with
+
+    def test_a_fixed_threshold_in_the_spec_is_used_as_it_is(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        label = {"column": "credit_risk", "values": ["1", "2"], "positive": "1", "decision_threshold": 0.6}
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", label=label))
+        report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
+        chosen = report["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert (chosen["value"], chosen["source"]) == (0.6, "spec")
+        labels, probabilities = validation_probabilities(sample_run, tmp_path / "model")
+        assert chosen["validation_cost_per_row"] == pytest.approx(expected_cost(labels, probabilities >= 0.6, 5, 1))
+        assert json.loads((tmp_path / "model" / "transform.json").read_text())["label"]["decision_threshold"] == 0.6
+
+    def test_the_cost_matrix_moves_the_threshold(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        """Make false rejections the expensive error: the threshold drops below the 5:1 one."""
+        spec = load_spec(
+            write_spec_json(tmp_path / "spec.json", cost_matrix={"false_positive": 1, "false_negative": 5})
+        )
+        report = train(*folders(sample_run), tmp_path / "model", Hyperparameters(), spec=spec)
+        chosen, default = report["decision_threshold"], sample_run.training_json()["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert isinstance(default, dict)
+        assert chosen["value"] < 0.5 < default["value"]
+
+    def test_a_transform_of_another_spec_is_refused(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", name="other-data"))
+        with pytest.raises(
+            StepError, match=r"was fitted for the dataset spec 'german-credit', the spec is 'other-data'"
+        ):
+            train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
 
 
 class TestTraining:
     def test_logs_validation_auc_for_the_metric_definition(
-        self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         with caplog.at_level(logging.INFO, logger="sagemaker_code.train"):
-            report = train(*folders(sample_run), tmp_path / "model", FAST)
+            report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
         values = re.findall(r"validation-auc:([0-9.]+)", caplog.text)
         rounds = report["rounds_trained"]
         assert isinstance(rounds, int)
@@ -137,32 +204,43 @@ class TestTraining:
         assert float(values[-1]) == pytest.approx(report["validation_auc"], abs=1e-6)
         assert "train-auc:" in caplog.text
 
-    def test_two_runs_give_identical_models(self, sample_run: PipelineRun, tmp_path: Path) -> None:
-        train(*folders(sample_run), tmp_path / "a", FAST)
-        train(*folders(sample_run), tmp_path / "b", FAST)
+    def test_two_runs_give_identical_models(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
+        train(*folders(sample_run), tmp_path / "b", FAST, spec=spec)
         for name in ("xgboost-model.json", "training.json", "transform.json"):
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
-    def test_another_seed_gives_another_model(self, sample_run: PipelineRun, tmp_path: Path) -> None:
-        train(*folders(sample_run), tmp_path / "a", FAST)
-        train(*folders(sample_run), tmp_path / "b", Hyperparameters(num_round=20, early_stopping_rounds=5, seed=7))
+    def test_another_seed_gives_another_model(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
+        other = Hyperparameters(num_round=20, early_stopping_rounds=5, seed=7)
+        train(*folders(sample_run), tmp_path / "b", other, spec=spec)
         assert (tmp_path / "a" / "xgboost-model.json").read_bytes() != (
             tmp_path / "b" / "xgboost-model.json"
         ).read_bytes()
 
-    def test_data_and_transform_of_different_runs(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+    def test_data_and_transform_of_different_runs(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
+    ) -> None:
         transform = json.loads((sample_run.data / "transform" / "transform.json").read_text())
         transform["columns"] = transform["columns"][1:]
         transform["feature_names"] = transform["feature_names"][4:]
         (tmp_path / "transform").mkdir()
         (tmp_path / "transform" / "transform.json").write_text(json.dumps(transform))
         with pytest.raises(StepError, match=r"train\.csv has 61 features, the transform makes 57: the data and the"):
-            train(sample_run.data / "train", sample_run.data / "validation", tmp_path / "transform", tmp_path, FAST)
+            train(
+                sample_run.data / "train",
+                sample_run.data / "validation",
+                tmp_path / "transform",
+                tmp_path,
+                FAST,
+                spec=spec,
+            )
 
     def test_main_reports_a_missing_channel(
         self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         argv = ["--train", str(tmp_path / "nope"), "--validation", str(sample_run.data / "validation")]
         argv += ["--transform", str(sample_run.data / "transform"), "--model-dir", str(tmp_path / "model")]
+        argv += ["--spec", str(sample_run.spec_path)]
         assert main(argv) == 1
         assert f"train failed: train data not found: {tmp_path / 'nope' / 'train.csv'}" in caplog.text

@@ -50,7 +50,8 @@ def test_fit_medians_categories_and_names(small_spec: DatasetSpec) -> None:
     )
     assert transform.feature_names == ("amount", "colour=blue", "colour=red")
     assert transform.input_columns == ("amount", "colour")
-    assert (transform.label.positive, transform.label.negative, transform.label.decision_threshold) == ("1", "2", 0.5)
+    assert (transform.label.positive, transform.label.negative) == ("1", "2")
+    assert transform.label.decision_threshold is None  # the Train step chooses it
 
 
 def test_apply_imputes_and_one_hot_encodes_unseen_as_zeros(small_spec: DatasetSpec) -> None:
@@ -67,7 +68,7 @@ def test_apply_imputes_and_one_hot_encodes_unseen_as_zeros(small_spec: DatasetSp
 
 
 def test_json_round_trip_transforms_identically(small_spec: DatasetSpec) -> None:
-    transform = fit(TRAIN, small_spec)
+    transform = fit(TRAIN, small_spec).with_threshold(0.5)
     text = transform.to_json()
     again = Transform.from_json(text)
     assert again == transform
@@ -157,7 +158,7 @@ def test_edited_feature_names_are_refused(small_spec: DatasetSpec) -> None:
     data = json.loads(fit(TRAIN, small_spec).to_json())
     data["columns"][1]["categories"].append("green")
     with pytest.raises(TransformFileError, match="feature_names do not match the columns"):
-        Transform.from_json(json.dumps(data))
+        Transform.from_json(json.dumps(data), threshold_required=False)
 
 
 def test_parse_helpers() -> None:
@@ -174,9 +175,26 @@ def test_parse_helpers() -> None:
 
 @pytest.fixture(scope="session")
 def sample_transform(sample_run: PipelineRun) -> Transform:
-    return Transform.from_json((sample_run.data / "transform" / "transform.json").read_text())
+    return Transform.from_json((sample_run.data / "transform" / "transform.json").read_text(), threshold_required=False)
 
 
-def test_predicted_positive_uses_the_threshold(small_spec: DatasetSpec) -> None:
-    transform = fit(TRAIN, replace(small_spec, label=replace(small_spec.label, decision_threshold=0.7)))
+def test_predicted_positive_uses_the_models_threshold(small_spec: DatasetSpec) -> None:
+    fitted = fit(TRAIN, replace(small_spec, label=replace(small_spec.label, decision_threshold=0.3)))
+    transform = fitted.with_threshold(0.7)  # the Train step's choice, not the spec's
     assert transform.predicted_positive(np.array([0.69, 0.7, 0.9])).tolist() == [False, True, True]
+    with pytest.raises(TransformFileError, match=r"transform\.json has no label\.decision_threshold"):
+        fitted.predicted_positive(np.array([0.5]))
+    with pytest.raises(ValueError, match=r"the decision threshold must be between 0 and 1, got 1\.0"):
+        fitted.with_threshold(1.0)
+
+
+def test_the_threshold_is_required_unless_the_caller_reads_a_preprocess_output(small_spec: DatasetSpec) -> None:
+    text = fit(TRAIN, small_spec).to_json()
+    assert json.loads(text)["label"]["decision_threshold"] is None
+    with pytest.raises(TransformFileError, match=r"label\.decision_threshold is null: this is the preprocess step"):
+        Transform.from_json(text)
+    assert Transform.from_json(text, threshold_required=False).label.decision_threshold is None
+    data = json.loads(text)
+    data["label"]["decision_threshold"] = 1.5
+    with pytest.raises(TransformFileError, match=r"decision_threshold must be between 0 and 1, got 1\.5"):
+        Transform.from_json(json.dumps(data), threshold_required=False)

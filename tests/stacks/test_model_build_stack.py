@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -64,26 +65,41 @@ def test_pipeline_and_model_package_group(build: Template, env_name: str) -> Non
 
 
 def test_step_graph(definition: dict[str, Any]) -> None:
+    """No Clarify job (closed to new customers): Evaluate computes the bias report; three gates, then Register."""
     top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
     assert top == [
         ("Preprocess", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
-        ("BiasCheck", "Processing"),
         ("QualityGate", "Condition"),
     ]
-    quality = definition["Steps"][4]["Arguments"]
-    assert [s["Name"] for s in quality["IfSteps"]] == ["BiasGate"]
-    assert [(s["Name"], s["Type"]) for s in quality["ElseSteps"]] == [("QualityGateFailed", "Fail")]
-    bias = quality["IfSteps"][0]["Arguments"]
-    assert [(s["Name"], s["Type"]) for s in bias["IfSteps"]] == [("Register", "RegisterModel")]
-    assert [(s["Name"], s["Type"]) for s in bias["ElseSteps"]] == [("BiasGateFailed", "Fail")]
+    gate = definition["Steps"][3]
+    for name, failed, then in (
+        ("QualityGate", "QualityGateFailed", "CostGate"),
+        ("CostGate", "CostGateFailed", "BiasGate"),
+        ("BiasGate", "BiasGateFailed", "Register"),
+    ):
+        assert gate["Name"] == name
+        assert [(s["Name"], s["Type"]) for s in gate["Arguments"]["ElseSteps"]] == [(failed, "Fail")]
+        (gate,) = gate["Arguments"]["IfSteps"]
+        assert gate["Name"] == then
+    assert gate["Type"] == "RegisterModel"
+
+
+def test_every_job_has_a_max_runtime(definition: dict[str, Any]) -> None:
+    """The stack sums the jobs' limits into the pipeline's worst case: every job must have one."""
+    jobs = [s for s in all_steps(definition["Steps"]).values() if s["Type"] in {"Processing", "Training"}]
+    assert [s["Name"] for s in jobs] == ["Preprocess", "Train", "Evaluate"]
+    for step in jobs:
+        seconds = step["Arguments"]["StoppingCondition"]["MaxRuntimeInSeconds"]
+        assert seconds == CONFIG.model_build.max_runtime_minutes * 60, step["Name"]
 
 
 def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
     params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]}
     build = CONFIG.model_build
     assert params["AucThreshold"] == ("Float", build.auc_threshold)
+    assert params["CostMargin"] == ("Float", build.cost_margin)
     assert params["DisparateImpactLower"] == ("Float", build.disparate_impact.lower)
     assert params["DisparateImpactUpper"] == ("Float", build.disparate_impact.upper)
     assert params["ModelApprovalStatus"] == ("String", "PendingManualApproval")
@@ -92,6 +108,10 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
     assert params["MaxDepth"] == ("Integer", build.hyperparameters.max_depth)
     assert params["Eta"] == ("Float", build.hyperparameters.eta)
     assert {"InputDataUri", "GitCommit", "NumRound", "ProcessingInstanceCount"} <= set(params)
+    # lineage: the stack replaces the sentinel default with its sha256 over the definition, step code and data
+    kind, fingerprint = params["ModelBuildFingerprint"]
+    assert kind == "String"
+    assert re.fullmatch(r"[0-9a-f]{64}", fingerprint), fingerprint
     # the default input is the shipped sample, uploaded as a CDK asset
     assert params["InputDataUri"][1].startswith(f"s3://cdk-hnb659fds-assets-{ACCOUNT}-")
 
@@ -101,7 +121,6 @@ def test_caching_on_preprocess_and_train_only(definition: dict[str, Any]) -> Non
     expiry = f"P{CONFIG.model_build.cache_expire_after_days}D"
     assert caching["Preprocess"] == caching["Train"] == {"Enabled": True, "ExpireAfter": expiry}
     assert caching["Evaluate"] is None
-    assert caching["BiasCheck"] is None
 
 
 def test_steps_run_as_the_job_role_with_encryption(build: Template, definition: dict[str, Any], env_name: str) -> None:
@@ -110,7 +129,7 @@ def test_steps_run_as_the_job_role_with_encryption(build: Template, definition: 
         logical_id for logical_id, role in build.find_resources("AWS::IAM::Role").items() if "JobRole" in logical_id
     ]
     assert len(job_role_ids) == 1
-    for name in ("Preprocess", "Evaluate", "BiasCheck"):
+    for name in ("Preprocess", "Evaluate"):
         args = steps[name]["Arguments"]
         assert args["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{job_role_ids[0]}"
         assert args["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
@@ -144,57 +163,59 @@ def test_step_code_comes_from_the_code_asset(synthesized_app: SynthesizedApp, en
         assert entrypoint[-1] == f"sagemaker_code.{name.lower()}"
 
 
-def test_images_are_the_regions_xgboost_and_clarify(definition: dict[str, Any], env_name: str) -> None:
+def test_every_image_is_the_regions_xgboost(definition: dict[str, Any], env_name: str) -> None:
     region = CONFIG.environments[env_name].region
     steps = all_steps(definition["Steps"])
     xgboost = steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
     assert xgboost.endswith(f".dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:{XGBOOST_IMAGE_VERSION}")
-    assert steps["Preprocess"]["Arguments"]["AppSpecification"]["ImageUri"] == xgboost
-    assert steps["Register"]["Arguments"]["InferenceSpecification"]["Containers"][0]["Image"] == xgboost
-    clarify = steps["BiasCheck"]["Arguments"]["AppSpecification"]["ImageUri"]
-    assert clarify.endswith(f".dkr.ecr.{region}.amazonaws.com/sagemaker-clarify-processing:1.0")
-
-
-def test_gates_read_the_evaluation_and_bias_reports(definition: dict[str, Any]) -> None:
-    steps = all_steps(definition["Steps"])
-    (auc,) = steps["QualityGate"]["Arguments"]["Conditions"]
-    assert auc == {
-        "Type": "GreaterThanOrEqualTo",
-        "LeftValue": {
-            "Std:JsonGet": {
-                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Evaluation"},
-                "Path": "binary_classification_metrics.auc.value",
-            }
-        },
-        "RightValue": {"Get": "Parameters.AucThreshold"},
-    }
-    bias = steps["BiasGate"]["Arguments"]["Conditions"]
-    facets = [f"facet_{name}" for name in ("age", "sex")]
-    assert [(c["Type"], c["LeftValue"]["Std:JsonGet"]["Path"], c["RightValue"]) for c in bias] == [
-        (kind, f"post_training_bias_metrics.facets.{facet}[0].metrics[0].value", {"Get": f"Parameters.{bound}"})
-        for facet in facets
-        for kind, bound in (
-            ("GreaterThanOrEqualTo", "DisparateImpactLower"),
-            ("LessThanOrEqualTo", "DisparateImpactUpper"),
+    images = {
+        value
+        for step in steps.values()
+        for value in (
+            step["Arguments"].get("AppSpecification", {}).get("ImageUri"),
+            step["Arguments"].get("AlgorithmSpecification", {}).get("TrainingImage"),
+            *(c.get("Image") for c in step["Arguments"].get("InferenceSpecification", {}).get("Containers", [])),
         )
-    ]
-    property_files = {s["Name"]: s.get("PropertyFiles") for s in definition["Steps"] if s["Type"] == "Processing"}
-    assert property_files["Evaluate"] == [
-        {"PropertyFileName": "Evaluation", "OutputName": "evaluation", "FilePath": "evaluation.json"}
-    ]
-    assert property_files["BiasCheck"] == [
-        {"PropertyFileName": "BiasReport", "OutputName": "analysis_result", "FilePath": "analysis.json"}
-    ]
+        if value is not None
+    }
+    assert images == {xgboost}  # processing, training and serving: no Clarify image
 
 
-def test_fail_messages_name_the_gate(definition: dict[str, Any]) -> None:
+def test_gates_read_the_gate_file_by_name(definition: dict[str, Any]) -> None:
     steps = all_steps(definition["Steps"])
-    quality = steps["QualityGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert quality[0] == "Quality gate failed: test AUC "
-    bias = steps["BiasGateFailed"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
-    assert bias[0].startswith("Bias gate failed: disparate impact")
-    assert " facet 'age' has " in bias
-    assert " facet 'sex' has " in bias
+    evaluate = steps["Evaluate"]
+    assert evaluate["PropertyFiles"] == [
+        {"PropertyFileName": "Evaluation", "OutputName": "evaluation", "FilePath": "evaluation.json"},
+        {"PropertyFileName": "Gates", "OutputName": "gates", "FilePath": "gates.json"},
+    ]
+    gate_file = {"Get": "Steps.Evaluate.PropertyFiles.Gates"}
+    for key, condition_step, fail_step in (
+        ("quality", "QualityGate", "QualityGateFailed"),
+        ("cost", "CostGate", "CostGateFailed"),
+        ("bias", "BiasGate", "BiasGateFailed"),
+    ):
+        assert steps[condition_step]["Arguments"]["Conditions"] == [
+            {
+                "Type": "Equals",
+                "LeftValue": {"Std:JsonGet": {"PropertyFile": gate_file, "Path": f"{key}.passed"}},
+                "RightValue": 1,
+            }
+        ]
+        assert steps[fail_step]["Arguments"]["ErrorMessage"] == {
+            "Std:Join": {"On": "", "Values": [{"Std:JsonGet": {"PropertyFile": gate_file, "Path": f"{key}.message"}}]}
+        }
+    # the thresholds reach the Evaluate step as arguments, from the pipeline parameters
+    arguments = evaluate["Arguments"]["AppSpecification"]["ContainerArguments"]
+    for option, parameter in (
+        ("--auc-threshold", "AucThreshold"),
+        ("--cost-margin", "CostMargin"),
+        ("--di-lower", "DisparateImpactLower"),
+        ("--di-upper", "DisparateImpactUpper"),
+    ):
+        value = arguments[arguments.index(option) + 1]
+        assert value == {"Std:Join": {"On": "", "Values": [{"Get": f"Parameters.{parameter}"}]}}, option
+    outputs = [o["OutputName"] for o in evaluate["Arguments"]["ProcessingOutputConfig"]["Outputs"]]
+    assert outputs == ["evaluation", "bias", "gates"]
 
 
 def test_registration(definition: dict[str, Any], env_name: str) -> None:
@@ -213,16 +234,38 @@ def test_registration(definition: dict[str, Any], env_name: str) -> None:
         {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
         "evaluation.json",
     ]
+    bias_output = {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['bias'].S3Output.S3Uri"}
     for report in ("Report", "PreTrainingReport", "PostTrainingReport"):
-        assert metrics["Bias"][report]["S3Uri"]["Std:Join"]["Values"][1] == "analysis.json"
+        assert metrics["Bias"][report]["S3Uri"]["Std:Join"]["Values"] == [bias_output, "analysis.json"]
+    assert register["DriftCheckBaselines"]["Bias"]["ConfigFile"]["S3Uri"]["Std:Join"]["Values"] == [
+        bias_output,
+        "analysis_config.json",
+    ]
     assert set(metrics["ModelDataQuality"]) == {"Statistics", "Constraints"}
     assert set(register["DriftCheckBaselines"]) == {"Bias", "ModelDataQuality"}
-    assert set(register["CustomerMetadataProperties"]) == {
+    metadata = register["CustomerMetadataProperties"]
+    assert set(metadata) == {
         "dataset_sha256",
         "dataset_rows",
+        "decision_threshold",
         "git_commit",
+        "model_build_fingerprint",
         "pipeline_execution_arn",
     }
+    assert metadata["decision_threshold"] == {
+        "Std:Join": {
+            "On": "",
+            "Values": [
+                {
+                    "Std:JsonGet": {
+                        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Evaluation"},
+                        "Path": "decision_threshold",
+                    }
+                }
+            ],
+        }
+    }
+    assert metadata["model_build_fingerprint"] == {"Get": "Parameters.ModelBuildFingerprint"}
 
 
 def policy_statements(template: Template, path_fragment: str) -> list[dict[str, Any]]:
@@ -260,17 +303,21 @@ def test_job_role_is_limited_to_the_project_data(build: Template, env_name: str)
     data = f"arn:aws:s3:::mlops-{env_name}-data-{ACCOUNT}-{region}"
     assert json.dumps(f"{artifacts}/pipelines/mlops-{env_name}-model-build/*") in s3_resources
     assert json.dumps(f"{data}/datasets/*") in s3_resources
+    assets = f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{region}"
     for resource in s3_resources:
         text = json.loads(resource)
-        allowed_prefixes = (
-            f"{artifacts}/pipelines/",
-            f"{data}/datasets/",
-            f"arn:aws:s3:::cdk-hnb659fds-assets-{ACCOUNT}-{region}/",  # the step code and sample objects
-        )
-        assert text in (artifacts, data) or text.startswith(allowed_prefixes), text
+        allowed_prefixes = (f"{artifacts}/pipelines/", f"{data}/datasets/", f"{assets}/")  # step code and sample
+        assert text in (artifacts, data, assets) or text.startswith(allowed_prefixes), text
+    (listing,) = [s for s in statements if s.get("Sid") == "ListStepCodeAndSample"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"] == assets
+    # only the exact keys of the step code and the sample: the listing SageMaker does before downloading them
+    keys = listing["Condition"]["StringEquals"]["s3:prefix"]
+    assert all(k.endswith((".tar.gz", ".gz", ".data", ".csv")) and "/" not in k for k in keys), keys
     ecr = next(s for s in statements if s.get("Sid") == "PullJobImages")
-    assert [r.split(":", 5)[3] for r in ecr["Resource"]] == [region, region]
-    assert sorted(r.rsplit("/", 1)[1] for r in ecr["Resource"]) == ["sagemaker-clarify-processing", "sagemaker-xgboost"]
+    repositories = ecr["Resource"] if isinstance(ecr["Resource"], list) else [ecr["Resource"]]
+    assert [r.split(":", 5)[3] for r in repositories] == [region]
+    assert [r.rsplit("/", 1)[1] for r in repositories] == ["sagemaker-xgboost"]  # the definition's only image
 
 
 def test_pipeline_role_passes_only_the_job_role_to_sagemaker(build: Template) -> None:

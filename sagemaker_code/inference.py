@@ -1,14 +1,14 @@
-"""Serving handlers for the SageMaker XGBoost framework container (script mode).
+"""Serving handler for the SageMaker XGBoost framework container (script mode).
 
 The training step writes the model directory that SageMaker packs into model.tar.gz::
 
     xgboost-model.json           the booster (Booster.save_model)
     transform.json               the fitted transform: raw columns, statistics, label values, decision threshold
     code/inference.py            this file
-    code/sagemaker_code/         __init__.py and transform.py: the only modules this file imports
+    code/sagemaker_code/         __init__.py and transform.py: the only project modules this file imports
 
 The container serves it with ``SAGEMAKER_PROGRAM=inference.py`` and ``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``
-and calls ``model_fn`` once, then ``input_fn``, ``predict_fn`` and ``output_fn`` per request.
+and calls ``model_fn`` once, then ``transform_fn`` per request.
 
 Requests carry raw feature rows (the spec's columns without the label, as written in the data files):
 
@@ -18,6 +18,10 @@ Requests carry raw feature rows (the spec's columns without the label, as writte
 Responses: ``application/json`` (the default) ``{"predictions": [{"probability": p, "label": "<value>"}]}`` where p is
 P(label == positive value) and label is the positive value when p >= the decision threshold, else the other value;
 or ``text/csv``, one ``probability,label`` line per row.
+
+Bad requests get a 4xx status and a message naming what to fix: 415 for a content type other than the two above, 406
+for an Accept with neither, 400 for a body that cannot be scored (the message names the row or instance and column).
+How that status reaches the client depends on the container's serving stack (see :func:`transform_fn`).
 """
 
 from __future__ import annotations
@@ -27,13 +31,19 @@ import io
 import json
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
 import xgboost as xgb
+from sagemaker_inference.errors import GenericInferenceToolkitError  # type: ignore[import-untyped]
 
 from sagemaker_code.transform import Transform, TransformInputError
+
+if TYPE_CHECKING:
+    import flask
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +53,22 @@ CSV = "text/csv"
 JSON = "application/json"
 
 
-class InvalidInputError(ValueError):
-    """The request cannot be scored; the message tells the client what to fix."""
+class InvalidInputError(GenericInferenceToolkitError):  # type: ignore[misc]  # sagemaker-inference has no types
+    """The request cannot be scored: the HTTP status the client gets and a message telling it what to fix.
+
+    The toolkit's own error type, so that sagemaker_inference's Transformer (multi-model endpoints) answers with
+    ``status_code`` instead of 500; :func:`transform_fn` gives the same status on the single-model stack.
+    """
+
+    status_code: int
+    message: str
+
+    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST) -> None:
+        # the phrase becomes the HTTP reason phrase there: the standard one, not the (long) message
+        super().__init__(int(status), message, status.phrase)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -90,19 +114,68 @@ def model_fn(model_dir: str) -> ServingModel:
     return model
 
 
+def transform_fn(
+    model: ServingModel, body: bytes | bytearray | str, content_type: str, accept: str
+) -> tuple[str, str] | flask.Response:
+    """Score one request: (body, content type), or the client's error.
+
+    The one handler both serving stacks of the image call; either refuses a module that also defines input_fn,
+    predict_fn or output_fn. Single-model endpoints and batch transform run sagemaker_containers' Flask worker,
+    which turns anything a handler raises into ``ClientError`` and so into a 500: there the error is answered here,
+    as a Flask response with its status and a JSON body shaped like the toolkit's own 415/406 answers. Multi-model
+    endpoints run sagemaker_inference's Transformer, outside any Flask request: there, as for direct callers, the
+    error is raised and the toolkit answers with its ``status_code``.
+    """
+    try:
+        response_type(accept)  # before scoring: an unusable Accept is known now
+        return serialize(predict(parse_request(body, content_type), model), accept)
+    except InvalidInputError as error:
+        response = _flask_response(error)
+        if response is None:
+            raise
+        logger.warning("rejected a request (%d): %s", error.status_code, error.message)
+        return response
+
+
+def _flask_response(error: InvalidInputError) -> flask.Response | None:
+    """The error as the Flask worker's response; None outside a Flask request (sagemaker_inference, direct calls)."""
+    try:
+        import flask
+    except ImportError:  # no Flask installed: not the Flask worker
+        return None
+    if not flask.has_request_context():
+        return None
+    body = json.dumps({"error": type(error).__name__, "error-message": error.message})
+    return flask.Response(body, status=error.status_code, mimetype=JSON)
+
+
 def _media_type(value: str | None) -> str:
     return (value or "").split(";")[0].strip().lower()
 
 
-def input_fn(body: bytes | bytearray | str, content_type: str) -> Request:
-    """Parse the request body; the columns are checked in predict_fn, which knows the model."""
-    media_type = _media_type(content_type)
-    if media_type not in (CSV, JSON):
-        raise InvalidInputError(f"unsupported content type {content_type!r}: send {CSV} or {JSON}")
+def _text(body: bytes | bytearray | str) -> str:
+    if isinstance(body, str):
+        # The Flask worker decodes text/csv and application/json bodies itself, replacing bytes that are not UTF-8
+        # with U+FFFD: without this check those cells would be scored as unseen categories.
+        position = body.find("\ufffd")
+        if position >= 0:
+            line = body.count("\n", 0, position) + 1
+            raise InvalidInputError(f"the request body is not UTF-8 text (line {line} has bytes that are not UTF-8)")
+        return body
     try:
-        text = body if isinstance(body, str) else bytes(body).decode("utf-8")
+        return bytes(body).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"the request body is not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_request(body: bytes | bytearray | str, content_type: str) -> Request:
+    """Parse the request body; the columns are checked in predict, which knows the model."""
+    media_type = _media_type(content_type)
+    if media_type not in (CSV, JSON):
+        raise InvalidInputError(
+            f"unsupported content type {content_type!r}: send {CSV} or {JSON}", HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+        )
+    text = _text(body)
     if media_type == CSV:
         rows: list[list[object]] = [list(row) for row in csv.reader(io.StringIO(text)) if any(f.strip() for f in row)]
         if not rows:
@@ -144,12 +217,15 @@ def _frame(request: Request, columns: tuple[str, ...]) -> pd.DataFrame:
     )
 
 
-def predict_fn(data: Request, model: ServingModel) -> Predictions:
+def predict(request: Request, model: ServingModel) -> Predictions:
     transform = model.transform
     try:
-        probabilities = model.predict_proba(_frame(data, transform.input_columns))
+        probabilities = model.predict_proba(_frame(request, transform.input_columns))
     except TransformInputError as exc:
-        raise InvalidInputError(str(exc)) from None
+        message = str(exc)
+        if request.instances is not None and message.startswith("row "):  # a JSON client counts instances
+            message = "instance " + message.removeprefix("row ")
+        raise InvalidInputError(message) from None
     positive = transform.predicted_positive(probabilities)
     label = transform.label
     return Predictions(
@@ -158,18 +234,22 @@ def predict_fn(data: Request, model: ServingModel) -> Predictions:
     )
 
 
-def output_fn(prediction: Predictions, accept: str) -> tuple[str, str]:
-    """Serialize to the first supported type of ``accept`` (JSON for */* or none); returns (body, content type)."""
-    wanted = [_media_type(part) for part in (accept or "").split(",")]
-    for media_type in wanted:
+def response_type(accept: str) -> str:
+    """The first supported type of ``accept`` (JSON for */* or none)."""
+    for part in (accept or "").split(","):
+        media_type = _media_type(part)
         if media_type in ("", "*/*", JSON):
-            pairs = zip(prediction.probabilities, prediction.labels, strict=True)
-            body = {"predictions": [{"probability": p, "label": label} for p, label in pairs]}
-            return json.dumps(body), JSON
+            return JSON
         if media_type == CSV:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows(
-                zip(prediction.probabilities, prediction.labels, strict=True)
-            )
-            return buffer.getvalue(), CSV
-    raise InvalidInputError(f"unsupported accept type {accept!r}: ask for {JSON} or {CSV}")
+            return CSV
+    raise InvalidInputError(f"unsupported accept type {accept!r}: ask for {JSON} or {CSV}", HTTPStatus.NOT_ACCEPTABLE)
+
+
+def serialize(prediction: Predictions, accept: str) -> tuple[str, str]:
+    """(body, content type) in the type :func:`response_type` picks."""
+    pairs = list(zip(prediction.probabilities, prediction.labels, strict=True))
+    if response_type(accept) == JSON:
+        return json.dumps({"predictions": [{"probability": p, "label": label} for p, label in pairs]}), JSON
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(pairs)
+    return buffer.getvalue(), CSV

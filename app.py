@@ -110,14 +110,16 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
     if delivery_account is not None:
         delivery = DeliveryStage(
             app, "pipeline", config=config, account=delivery_account, environment_stages=stages,
-            cli_version=cdk_cli_version(),
+            cli_version=npm_pin("aws-cdk"),
+            assets_version=npm_pin("cdk-assets"),
         )  # fmt: skip
     return AppStages(stages, delivery)
 
 
-def cdk_cli_version() -> str:
-    """The CDK CLI version pinned in package.json; the pipeline's self-mutation installs the same one."""
-    version: str = json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+def npm_pin(package: str) -> str:
+    """The version of ``package`` pinned in package.json (aws-cdk, cdk-assets): the pipeline's self-mutation and
+    asset publishing install exactly these, like `npm ci` does here."""
+    version: str = json.loads((REPO_ROOT / "package.json").read_text())["devDependencies"][package]
     return version
 
 

@@ -10,6 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 # Commercial, China, GovCloud and ISO partitions: <area>[-gov|-iso*]-<direction>-<n>
 REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+#: Region prefixes of the partitions other than ``aws`` (a test checks it against botocore's endpoints data).
+PARTITION_PREFIXES = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso"),
+                      ("eu-isoe-", "aws-iso-e"), ("us-isof-", "aws-iso-f"), ("eusc-", "aws-eusc"))  # fmt: skip
 
 
 class StrictModel(BaseModel):
@@ -28,6 +31,14 @@ def _check_region(value: str) -> str:
     if not REGION_RE.fullmatch(value):
         raise ValueError(f"must be an AWS region code such as 'eu-west-1', got {value!r}")
     return value
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region code (ARNs, service principals and cross-account trust never cross it)."""
+    for prefix, partition in PARTITION_PREFIXES:
+        if region.startswith(prefix):
+            return partition
+    return "aws"
 
 
 AccountId = Annotated[str, AfterValidator(_check_account)]

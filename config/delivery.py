@@ -148,6 +148,14 @@ class DeliverySettings(StrictModel):
         default_factory=list, description="E-mail addresses subscribed to the pipelines' notifications topic."
     )
     log_retention_days: int = Field(default=30, description="Retention of the CodeBuild logs, in days.")
+    pull_request_approvals: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        description="CodeCommit: approvals a pull request into the delivery branch needs (an approval rule template "
+        "on the repository). 0 turns the template off, explicitly. Pushing to that branch deploys to every "
+        "environment: also attach the stack's DenyDirectChangesPolicyArn policy to developer roles.",
+    )
 
     @field_validator("log_retention_days")
     @classmethod
@@ -157,14 +165,3 @@ class DeliverySettings(StrictModel):
                 f"must be one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}, got {value}"
             )
         return value
-
-
-class ModelBuildTrigger(StrictModel):
-    """Retrain this environment's model when model code is pushed."""
-
-    branch: BranchName = Field(default="main", description="Branch whose pushes retrain this environment's model.")
-    paths: list[str] = Field(
-        default_factory=lambda: ["sagemaker_code/**", "config/datasets/**", "config/environments.yaml", "data/**"],
-        min_length=1,
-        description="Glob patterns (** = any depth) of the files whose change retrains; other pushes do not.",
-    )

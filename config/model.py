@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from config.base import ACCOUNT_RE, AccountId, Region, StrictModel
-from config.delivery import DeliverySettings, ModelBuildTrigger
+from config.base import ACCOUNT_RE, AccountId, Region, StrictModel, partition_of
+from config.delivery import DeliverySettings
 from config.model_build import ModelBuildSettings
 
 __all__ = ["ACCOUNT_RE", "PlatformConfig", "StrictModel"]
@@ -106,10 +106,11 @@ class EnvironmentSettings(StrictModel):
     )
     tags: Tags = Field(default_factory=dict, description="Extra tags on every resource of this environment.")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Bucket lifecycle settings.")
-    train_on_push: ModelBuildTrigger | None = Field(
-        default=None,
-        description="Retrain this environment's model on pushes of model code (a model-build CI pipeline in the "
-        "delivery account). Omitted: no CI retraining here.",
+    train_on_push: bool = Field(
+        default=False,
+        description="After the delivery pipeline deployed a push to this environment, train its model on that very "
+        "commit, when the commit changed the model-build inputs (pipeline definition, step code, dataset spec, "
+        "sample data; decided by content hash). Needs the environment in delivery.stages.",
     )
 
 
@@ -154,6 +155,7 @@ class PlatformConfig(StrictModel):
                     f"S3 allows {MAX_BUCKET_NAME}: shorten project.name or the environment name"
                 )
         problems.extend(self._delivery_problems())
+        problems.extend(self._partition_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -163,7 +165,9 @@ class PlatformConfig(StrictModel):
         trained = [name for name, env in self.environments.items() if env.train_on_push]
         if self.delivery is None:
             return [
-                f"environments.{name}.train_on_push: needs a delivery section (the CI pipelines)" for name in trained
+                f"environments.{name}.train_on_push: needs a delivery section (training runs in the delivery "
+                "pipeline, after it deployed the environment)"
+                for name in trained
             ]
         problems = []
         for key in ("stages", "require_approval", "notify_on_success"):
@@ -179,7 +183,38 @@ class PlatformConfig(StrictModel):
         for index, name in enumerate(self.delivery.require_approval):
             if name in known and name not in self.pipeline_stages:
                 problems.append(f"delivery.require_approval[{index}]: {name!r} is not deployed by delivery.stages")
+        problems.extend(
+            f"environments.{name}.train_on_push: {name!r} is not deployed by delivery.stages, so no push reaches it; "
+            "add it there or set train_on_push: false"
+            for name in trained
+            if name not in self.pipeline_stages
+        )
         return problems
+
+    def _partition_problems(self) -> list[str]:
+        """Every environment and the delivery account in one partition: IAM trust and ARNs never cross one."""
+        regions = {f"environments.{name}.region": env.region for name, env in self.environments.items()}
+        if self.delivery is not None:
+            regions["delivery.region"] = self.delivery.region
+        partitions = {key: partition_of(region) for key, region in regions.items()}
+        if len(set(partitions.values())) > 1:
+            listed = ", ".join(f"{key} {regions[key]!r} ({partition})" for key, partition in partitions.items())
+            return [f"regions: all environments and the delivery pipeline must be in one AWS partition, got {listed}"]
+        connection = self.delivery.source.connection if self.delivery is not None else None
+        if connection is not None:
+            arn_partition = connection.arn.split(":")[1]
+            expected = next(iter(partitions.values()))
+            if arn_partition != expected:
+                return [
+                    f"delivery.source.connection.arn: is in partition {arn_partition!r}, the regions of this config "
+                    f"are in {expected!r}"
+                ]
+        return []
+
+    @property
+    def partition(self) -> str:
+        """The AWS partition of every region of this config (one, see _partition_problems)."""
+        return partition_of(next(iter(self.environments.values())).region)
 
     @property
     def pipeline_stages(self) -> list[str]:

@@ -7,6 +7,8 @@ narrowest construct and carry a reason specific to that resource; there are no b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
@@ -31,24 +33,6 @@ def acknowledge_wildcard_resource(construct: IConstruct, arn: str, reason: str) 
     acknowledge(construct, f"AwsSolutions-IAM5[Resource::{arn}]", reason)
 
 
-#: Why each wildcard action of CDK's S3/KMS grant methods is acceptable wherever the grant's resources are scoped.
-GRANT_ACTION_REASONS = {
-    "s3:GetObject*": "Bucket.grant_read: GetObject, GetObjectVersion, GetObjectTagging, ... on the granted "
-    "prefix only; needed to read inputs and upstream step outputs.",
-    "s3:GetBucket*": "Bucket.grant_read: GetBucketLocation/Acl/... of the granted bucket only; SageMaker checks the "
-    "bucket's region before it transfers data.",
-    "s3:List*": "Bucket.grant_read: listing the granted bucket; SageMaker lists S3Prefix inputs to download them.",
-    "s3:DeleteObject*": "Bucket.grant_read_write: overwriting/removing outputs under the granted prefix only "
-    "(step retries rewrite their output folder).",
-    "s3:Abort*": "Bucket.grant_read_write: aborting SageMaker's multipart uploads of large outputs under the granted "
-    "prefix only.",
-    "kms:GenerateDataKey*": "Key.grant_encrypt_decrypt / bucket grants: encrypting objects and job volumes with the "
-    "project's data key only (the statement's resource is that key).",
-    "kms:ReEncrypt*": "Key.grant_encrypt_decrypt: re-encryption between data keys of the project's own key only "
-    "(the statement's resource is that key).",
-}
-
-
 #: The wildcard actions of Bucket.grant_read, and of Bucket.grant_read_write on a KMS-encrypted bucket.
 GRANT_ACTIONS_READ = ["s3:GetObject*", "s3:GetBucket*", "s3:List*"]
 GRANT_ACTIONS_READ_WRITE = [
@@ -60,7 +44,11 @@ GRANT_ACTIONS_READ_WRITE = [
 ]
 
 
-def acknowledge_grant_actions(construct: IConstruct, actions: list[str]) -> None:
-    """Acknowledge the IAM5 findings of CDK grant methods' wildcard actions, each with its reason."""
+def acknowledge_grant_actions(construct: IConstruct, actions: list[str], reasons: Mapping[str, str]) -> None:
+    """Acknowledge the IAM5 findings of CDK grant methods' wildcard actions, each with the reason ``reasons`` gives
+    for it: reasons belong to the role and resource they describe, so every caller brings its own."""
+    missing = [action for action in actions if action not in reasons]
+    if missing:
+        raise ValueError(f"acknowledgement on {construct.node.path}: no reason given for {missing}")
     for action in actions:
-        acknowledge(construct, f"AwsSolutions-IAM5[Action::{action}]", GRANT_ACTION_REASONS[action])
+        acknowledge(construct, f"AwsSolutions-IAM5[Action::{action}]", reasons[action])

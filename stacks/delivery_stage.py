@@ -22,6 +22,7 @@ class DeliveryStage(cdk.Stage):
         account: str,
         environment_stages: dict[str, EnvironmentStage],
         cli_version: str,
+        assets_version: str,
         **kwargs: Any,
     ) -> None:
         if config.delivery is None:
@@ -39,6 +40,7 @@ class DeliveryStage(cdk.Stage):
             config=config,
             environment_stages=environment_stages,
             cli_version=cli_version,
+            assets_version=assets_version,
             tags=tags,
             termination_protection=True,
         )

@@ -14,8 +14,8 @@ from constructs import Construct
 from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
+from config.naming import starter_role_name, train_role_name
 from sagemaker_code.pipeline import PipelineSettings
-from stacks.components.model_build_ci import starter_role_name, train_role_name
 from stacks.model_build_stack import ModelBuildStack
 from stacks.storage_stack import StorageStack
 
@@ -72,7 +72,7 @@ class EnvironmentStage(cdk.Stage):
             retain_data=settings.retain_data,
             starter=(
                 (starter_role_name(prefix, env_name), delivery_account, train_role_name(prefix, env_name))
-                if settings.train_on_push is not None and delivery_account is not None
+                if settings.train_on_push and delivery_account is not None
                 else None
             ),
             **common,

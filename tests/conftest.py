@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 #: Every test runs offline: no credentials, no metadata service, a fixed fallback account.
 OFFLINE_ENV = {
@@ -30,6 +32,7 @@ from aws_cdk import cx_api  # noqa: E402
 from aws_cdk.assertions import Template  # noqa: E402
 
 from app import build_app, cdk_json_context  # noqa: E402
+from config.loader import DEFAULT_CONFIG_PATH  # noqa: E402
 from stacks.delivery_stage import DeliveryStage  # noqa: E402
 from stacks.environment_stage import EnvironmentStage  # noqa: E402
 
@@ -50,10 +53,10 @@ class SynthesizedApp:
         return Template.from_json(self.templates[(env_name, component)])
 
 
-@pytest.fixture(scope="session")
-def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
+def synthesize(outdir: Path, config: Path | None = None) -> SynthesizedApp:
+    """Synthesize the whole app (``config``, default the shipped one) into ``outdir``, cdk-nag included."""
+    context = cdk_json_context() if config is None else {**cdk_json_context(), "config": str(config)}
+    app = cdk.App(context=context, outdir=str(outdir))
     stages = build_app(app)
     assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag finding
     result = SynthesizedApp(outdir=outdir, stages=stages.environments, delivery=stages.delivery)
@@ -64,3 +67,34 @@ def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
             result.templates[(stage.stage_name, component)] = json.loads(Path(artifact.template_full_path).read_text())
             result.stack_artifacts[(stage.stage_name, component)] = artifact
     return result
+
+
+@pytest.fixture(scope="session")
+def synthesized_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+#: Every environment and the delivery pipeline in an account of its own: what cross-account deploys and the Train
+#: step need shows up only here (bucket and key policies, role trusts across accounts).
+CROSS_ACCOUNT = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333", "delivery": "444444444444"}
+
+
+def variant_config(directory: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A copy of the shipped config edited by ``edit`` (the dataset spec path made absolute), written to a file."""
+    data = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    data["model_build"]["dataset_spec"] = str(REPO_ROOT / "config" / data["model_build"]["dataset_spec"])
+    edit(data)
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def cross_account_app(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedApp:
+    def four_accounts(data: dict[str, Any]) -> None:
+        for name, env in data["environments"].items():
+            env["account"] = CROSS_ACCOUNT[name]
+        data["delivery"]["account"] = CROSS_ACCOUNT["delivery"]
+
+    directory = tmp_path_factory.mktemp("cross-account")
+    return synthesize(directory / "cdk.out", variant_config(directory, four_accounts))

@@ -10,6 +10,7 @@ from constructs import Construct
 
 from sagemaker_code.pipeline import Sentinels
 from stacks.compliance import acknowledge_wildcard_resource
+from stacks.components.model_package_group_cleanup import ModelPackageGroupCleanup
 
 SENTINEL_MARK = "sentinel-"
 
@@ -60,6 +61,9 @@ class ModelBuildPipeline(Construct):
             model_package_group_description=f"Models trained by the {pipeline_name} pipeline",
         )
         self.model_package_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY)
+        # A group with versions cannot be deleted: empty it first when it goes with the stack. Kept for retained
+        # groups too (it then does nothing), so that switching to retain_data: true never runs its Delete.
+        self.cleanup = ModelPackageGroupCleanup(self, "ModelPackageGroupCleanup", group=self.model_package_group)
 
         self.role = iam.Role(
             self,
@@ -128,7 +132,8 @@ class ModelBuildPipeline(Construct):
             self,
             "Pipeline",
             pipeline_name=pipeline_name,
-            pipeline_description="Preprocess, train, evaluate, bias check, quality and bias gates, register",
+            pipeline_description="Preprocess, train (cost-optimal threshold), evaluate (metrics, bias report, gates), "
+            "quality, cost and bias gates, register",
             pipeline_definition={"PipelineDefinitionBody": definition},
             role_arn=self.role.role_arn,
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from config.base import partition_of
 from config.loader import (
     CONFIG_ENV_VAR,
     DEFAULT_CONFIG_PATH,
@@ -315,7 +316,7 @@ class TestDatasetSpecFile:
         ]
 
     def test_bad_spec_names_the_spec_file_and_key(self, tmp_path: Path) -> None:
-        path = self.setup(tmp_path, self.SPEC.replace("decision_threshold: 0.5", "decision_threshold: 2"))
+        path = self.setup(tmp_path, self.SPEC.replace('positive: "1"}', 'positive: "1", decision_threshold: 2}'))
         with pytest.raises(ConfigError) as info:
             load_dataset_spec(load_config(path), path)
         assert info.value.problems == [
@@ -436,17 +437,75 @@ def test_bad_delivery_config(tmp_path: Path, delivery: str, expected: str) -> No
     assert problems[0].startswith(expected.format(path=path)), problems[0]
 
 
+def train_dev(text: str) -> str:
+    return text.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: true\n")
+
+
 def test_train_on_push_needs_a_delivery_section(tmp_path: Path) -> None:
-    path = write(tmp_path, VALID.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: {}\n"))
-    assert problems_of(path) == [f"{path}: environments.dev.train_on_push: needs a delivery section (the CI pipelines)"]
+    path = write(tmp_path, train_dev(VALID))
+    assert problems_of(path) == [
+        f"{path}: environments.dev.train_on_push: needs a delivery section (training runs in the delivery pipeline, "
+        "after it deployed the environment)"
+    ]
 
 
-def test_train_on_push_branch_is_checked(tmp_path: Path) -> None:
-    text = VALID.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: {branch: '-x'}\n")
+def test_train_on_push_needs_the_environment_in_the_delivery_stages(tmp_path: Path) -> None:
+    path = write(tmp_path, train_dev(VALID) + DELIVERY.replace("  stages: [dev, prod]\n", "  stages: [prod]\n"))
+    assert problems_of(path) == [
+        f"{path}: environments.dev.train_on_push: 'dev' is not deployed by delivery.stages, so no push reaches it; "
+        "add it there or set train_on_push: false"
+    ]
+    assert load_config(write(tmp_path, train_dev(VALID) + DELIVERY)).environments["dev"].train_on_push is True
+
+
+def test_the_old_train_on_push_mapping_is_refused_clearly(tmp_path: Path) -> None:
+    text = VALID.replace("    retain_data: false\n", "    retain_data: false\n    train_on_push: {branch: main}\n")
     path = write(tmp_path, text + DELIVERY)
     assert problems_of(path) == [
-        f"{path}: environments.dev.train_on_push.branch: not a valid git branch name: must not start with '-', got '-x'"
+        f"{path}: environments.dev.train_on_push: must be true or false, got {{'branch': 'main'}} (dict)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("dev_region", "delivery_region", "partitions"),
+    [
+        ("cn-north-1", "eu-west-1", "environments.dev.region 'cn-north-1' (aws-cn), environments.prod.region "
+         "'us-east-1' (aws), delivery.region 'eu-west-1' (aws)"),
+        ("eu-west-1", "us-gov-west-1", "environments.dev.region 'eu-west-1' (aws), environments.prod.region "
+         "'us-east-1' (aws), delivery.region 'us-gov-west-1' (aws-us-gov)"),
+    ],
+)  # fmt: skip
+def test_every_region_must_be_in_one_partition(
+    tmp_path: Path, dev_region: str, delivery_region: str, partitions: str
+) -> None:
+    text = VALID.replace("    region: eu-west-1\n", f"    region: {dev_region}\n", 1)
+    path = write(tmp_path, text + DELIVERY.replace("region: eu-west-1", f"region: {delivery_region}"))
+    assert problems_of(path) == [
+        f"{path}: regions: all environments and the delivery pipeline must be in one AWS partition, got {partitions}"
+    ]
+
+
+def test_a_connection_of_another_partition_is_refused(tmp_path: Path) -> None:
+    arn = "arn:aws-cn:codeconnections:cn-north-1:123456789012:connection/12345678-1234-1234-1234-123456789012"
+    delivery = DELIVERY.replace(
+        "    repository_name: mlops-platform\n", f"    connection: {{arn: '{arn}', repository: a/b}}\n"
+    )
+    path = write(tmp_path, VALID + delivery)
+    assert problems_of(path) == [
+        f"{path}: delivery.source.connection.arn: is in partition 'aws-cn', the regions of this config are in 'aws'"
+    ]
+
+
+def test_partition_of_agrees_with_botocore_for_every_region_it_knows() -> None:
+    import botocore.session
+
+    data = botocore.session.get_session().get_data("endpoints")
+    checked = 0
+    for partition in data["partitions"]:
+        for region in partition["regions"]:
+            assert partition_of(region) == partition["partition"], region
+            checked += 1
+    assert checked > 30
 
 
 def test_delivery_defaults(tmp_path: Path) -> None:

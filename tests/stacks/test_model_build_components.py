@@ -1,13 +1,22 @@
-"""Pure helpers of the model-build stack: sentinel substitution and image discovery."""
+"""Pure helpers of the model-build stack: sentinel substitution, image discovery, worst case, fingerprint."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from sagemaker_code.pipeline import Sentinels
 from stacks.components.model_build_pipeline import substitute_sentinels
+from stacks.components.pipeline_runtime import (
+    JOB_OVERHEAD_SECONDS,
+    PIPELINE_OVERHEAD_SECONDS,
+    UnboundedPipelineError,
+    training_wait_seconds,
+    worst_case_seconds,
+)
 from stacks.components.sagemaker_job_role import ecr_repository_arn
-from stacks.model_build_stack import images_in
+from stacks.model_build_stack import images_in, model_build_fingerprint
 
 S = Sentinels()
 
@@ -52,3 +61,56 @@ def test_ecr_repository_arn() -> None:
     assert ecr_repository_arn(uri, "aws") == "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-xgboost"
     with pytest.raises(ValueError, match="not an ECR image URI"):
         ecr_repository_arn("docker.io/library/python:3", "aws")
+
+
+def job(name: str, kind: str = "Processing", runtime: object = 3600, **extra: object) -> dict[str, object]:
+    return {"Name": name, "Type": kind, "Arguments": {"StoppingCondition": {"MaxRuntimeInSeconds": runtime}}, **extra}
+
+
+def test_worst_case_sums_every_job_including_nested_branches_and_retries() -> None:
+    definition = {
+        "Steps": [
+            job("A"),
+            job("B", "Training", 7200),
+            {
+                "Name": "Gate",
+                "Type": "Condition",
+                "Arguments": {"IfSteps": [job("C", runtime=600, RetryPolicies=[{"MaxAttempts": 2}])], "ElseSteps": []},
+            },
+        ]
+    }
+    per_job = JOB_OVERHEAD_SECONDS
+    expected = PIPELINE_OVERHEAD_SECONDS + (3600 + per_job) + (7200 + per_job) + 3 * (600 + per_job)
+    assert worst_case_seconds(definition) == expected
+    assert training_wait_seconds(definition) > expected
+
+
+def test_spot_training_counts_its_wait_for_capacity() -> None:
+    spot = job("T", "Training", 3600)
+    spot["Arguments"]["StoppingCondition"]["MaxWaitTimeInSeconds"] = 10800  # type: ignore[index]
+    assert worst_case_seconds({"Steps": [spot]}) == PIPELINE_OVERHEAD_SECONDS + 10800 + JOB_OVERHEAD_SECONDS
+
+
+@pytest.mark.parametrize("runtime", [None, {"Get": "Parameters.MaxRuntime"}, "3600", True])
+def test_a_job_without_a_literal_max_runtime_is_refused(runtime: object) -> None:
+    step = job("Unbounded", runtime=runtime)
+    with pytest.raises(UnboundedPipelineError, match="step 'Unbounded' \\(Processing\\)"):
+        worst_case_seconds({"Steps": [step]})
+
+
+def test_fingerprint_changes_with_each_model_build_input_and_only_with_them(tmp_path: Path) -> None:
+    bundle, sample = tmp_path / "bundle.tar.gz", tmp_path / "sample.csv"
+    bundle.write_bytes(b"code")
+    sample.write_bytes(b"a,b\n1,2\n")
+    base = model_build_fingerprint("{}", bundle, sample, None)
+    assert base == model_build_fingerprint("{}", bundle, sample, None)
+    assert len(base) == 64
+    assert model_build_fingerprint('{"x": 1}', bundle, sample, None) != base
+    assert model_build_fingerprint("{}", bundle, None, "datasets/a/") != base
+    assert model_build_fingerprint("{}", bundle, None, "datasets/a/") != model_build_fingerprint(
+        "{}", bundle, None, "datasets/b/"
+    )
+    bundle.write_bytes(b"other code")
+    changed_code = model_build_fingerprint("{}", bundle, sample, None)
+    sample.write_bytes(b"a,b\n1,3\n")
+    assert len({base, changed_code, model_build_fingerprint("{}", bundle, sample, None)}) == 3

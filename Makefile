@@ -62,7 +62,7 @@ test: lint
 	$(OFFLINE) $(PY) -m pytest
 
 local-pipeline: synth
-	$(OFFLINE) $(PY) -m sagemaker_code.local_runner --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
+	$(OFFLINE) $(PY) -m local_pipeline --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
 
 bench: setup
 	$(OFFLINE) $(PY) bench/synth.py

@@ -5,7 +5,7 @@ Config: ``-c config=path.yaml`` (or ``$MLOPS_CONFIG``), default ``config/environ
 app with exit code 2 and one message per problem, before anything is synthesized.
 
 aws-cdk-lib is imported lazily: :func:`main` first starts the background build of the SageMaker pipeline
-definitions (see :mod:`sagemaker_code.definition_cache`), so that the SDK's work overlaps the start-up of jsii.
+definitions (see :mod:`sagemaker_code.definition.cache`), so that the SDK's work overlaps the start-up of jsii.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, resolve_account
 from config.model_build import pipeline_settings
-from sagemaker_code.definition_cache import DefinitionBuilds
+from sagemaker_code.definition.cache import DefinitionBuilds
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
 
-    from stacks.delivery_stage import DeliveryStage
+    from stacks.delivery.stage import DeliveryStage
     from stacks.environment_stage import EnvironmentStage
 
 REPO_ROOT = Path(__file__).resolve().parent
@@ -61,7 +61,7 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
     """Add every environment's stage (and the delivery stage) to ``app``; raises :class:`ConfigError` on bad
     configuration."""
     from stacks.compliance import add_compliance_checks  # aws-cdk-lib loads lazily (see the module docstring)
-    from stacks.delivery_stage import DeliveryStage
+    from stacks.delivery.stage import DeliveryStage
     from stacks.environment_stage import EnvironmentStage
 
     path = config_path_from(app.node.try_get_context("config"), os.environ)

@@ -1,7 +1,7 @@
 """Benchmark: the local end-to-end pipeline run on the 1,000-row sample and on 32,561 synthetic rows.
 
 Synthesizes the app once (offline), then runs the dev stage's pipeline definition from the assembly with
-``sagemaker_code.local_runner`` — once on the shipped sample, once on a synthetic dataset generated from the spec
+``local_pipeline.runner`` — once on the shipped sample, once on a synthetic dataset generated from the spec
 (``bench/synthetic_data.py``). Goals on 2 cores: sample <= 10 s, 32,561 rows <= 30 s. Prints the test metrics of the
 sample run (the synthetic rows are resampled from the sample, so their metrics say nothing about quality).
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         synthetic = work / f"synthetic-{args.rows}.data"
         run([sys.executable, "bench/synthetic_data.py", "--rows", str(args.rows), "--output", str(synthetic)], env)
 
-        runner = [sys.executable, "-m", "sagemaker_code.local_runner", "--cdk-out", str(cdk_out), "--stage", "dev"]
+        runner = [sys.executable, "-m", "local_pipeline.runner", "--cdk-out", str(cdk_out), "--stage", "dev"]
         seconds = {
             "sample": run([*runner, "--workspace", str(work / "ws-sample"), *TIMED_RUN_PARAMETERS], env),
             "synthetic": run(

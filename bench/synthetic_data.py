@@ -25,9 +25,9 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from config.dataset_spec import DatasetSpec as SpecModel  # noqa: E402
 from config.loader import read_yaml  # noqa: E402
-from sagemaker_code.preprocess import read_table  # noqa: E402
-from sagemaker_code.spec import DatasetSpec, spec_from_dict  # noqa: E402
-from sagemaker_code.transform import parse_number  # noqa: E402
+from sagemaker_code.steps.preprocess import read_table  # noqa: E402
+from sagemaker_code.steps.spec import DatasetSpec, spec_from_dict  # noqa: E402
+from sagemaker_code.steps.transform import parse_number  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The SageMaker Pipeline is not tied to one dataset: its steps read a spec that na
 label and its favourable (positive) value, the cost matrix, the split and the fairness facets. The app validates the
 spec file with :class:`DatasetSpec` (``DatasetSpec.model_validate(data)``, like :class:`config.model.PlatformConfig`),
 then writes ``DatasetSpec.model_dump(mode="json")`` to a JSON file that the steps receive; the steps read it with
-:mod:`sagemaker_code.spec` (no pydantic in the containers).
+:mod:`sagemaker_code.steps.spec` (no pydantic in the containers).
 
 Errors of the cross-field checks carry the dotted key path (``label.positive``, ``facets[1].column``) like every
 other validation error, so the loader can report them as ``file: key: message``.

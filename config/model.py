@@ -22,7 +22,7 @@ PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 TAG_CHARS_RE = re.compile(r"^[\w\s+=.:/@-]*$", re.UNICODE)
 
-#: Bucket names are <project>-<env>-<purpose>-<account>-<region> (stacks.storage_stack.bucket_name).
+#: Bucket names are <project>-<env>-<purpose>-<account>-<region> (stacks.storage.stack.bucket_name).
 LONGEST_BUCKET_PURPOSE = "artifacts"
 MAX_BUCKET_NAME = 63
 

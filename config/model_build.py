@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import AfterValidator, Field, field_validator
 
 from config.base import StrictModel
-from sagemaker_code.pipeline import Hyperparameters, PipelineSettings, Sentinels
+from sagemaker_code.definition.build import Hyperparameters, PipelineSettings, Sentinels
 
 if TYPE_CHECKING:
     from config.dataset_spec import DatasetSpec

@@ -15,9 +15,9 @@ from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
 from config.naming import starter_role_name, train_role_name
-from sagemaker_code.pipeline import PipelineSettings
-from stacks.model_build_stack import ModelBuildStack
-from stacks.storage_stack import StorageStack
+from sagemaker_code.definition.build import PipelineSettings
+from stacks.model_build.stack import ModelBuildStack
+from stacks.storage.stack import StorageStack
 
 
 class EnvironmentStage(cdk.Stage):

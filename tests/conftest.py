@@ -33,10 +33,12 @@ from aws_cdk.assertions import Template  # noqa: E402
 
 from app import build_app, cdk_json_context  # noqa: E402
 from config.loader import DEFAULT_CONFIG_PATH  # noqa: E402
-from stacks.delivery_stage import DeliveryStage  # noqa: E402
+from stacks.delivery.stage import DeliveryStage  # noqa: E402
 from stacks.environment_stage import EnvironmentStage  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Step-code fixtures (the spec, a preprocess/train/evaluate run on the sample) for every test folder that needs them.
+pytest_plugins = ["tests.step_fixtures"]
 
 
 @dataclass

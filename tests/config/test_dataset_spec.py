@@ -13,7 +13,7 @@ import pytest
 
 from config.dataset_spec import DatasetSpec
 from config.loader import ConfigError, read_yaml, validate
-from sagemaker_code.spec import spec_from_dict
+from sagemaker_code.steps.spec import spec_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = REPO_ROOT / "config" / "datasets" / "german_credit.yaml"

@@ -1,0 +1,9 @@
+"""``python -m local_pipeline``: run a synthesized SageMaker pipeline definition on this machine."""
+
+from __future__ import annotations
+
+import sys
+
+from local_pipeline.runner import main
+
+sys.exit(main())

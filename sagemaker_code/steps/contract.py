@@ -1,0 +1,141 @@
+"""Every name and path that the pipeline definition, the step code and the local runner must agree on.
+
+The definition (synth time) wires S3 locations to these container paths and reads these property files; the steps
+(inside the containers) read and write them; the local runner maps the same paths to folders and evaluates the same
+JSON paths. One module, bundled with the step code (standard library only), imported by all three: a name changed
+here changes everywhere, and a name written anywhere else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---- the container's file system ------------------------------------------------------------------------------
+
+#: Root of every SageMaker container path; the local runner maps it to a folder per step.
+CONTAINER_ROOT = "/opt/ml"
+#: Processing jobs: inputs land under ``.../input/<name>``, outputs are uploaded from ``.../output/<name>``.
+PROCESSING_ROOT = f"{CONTAINER_ROOT}/processing"
+PROCESSING_INPUT = f"{PROCESSING_ROOT}/input"
+PROCESSING_OUTPUT = f"{PROCESSING_ROOT}/output"
+#: Where a processing step unpacks the code bundle, and where script-mode training runs it from.
+CODE_DIR = f"{CONTAINER_ROOT}/code"
+#: The processing input that carries the code bundle (one tar.gz).
+CODE_INPUT = "code"
+#: The validated dataset spec, inside the code bundle at its root (next to the ``sagemaker_code`` package).
+SPEC_FILE = "dataset_spec.json"
+SPEC_PATH = f"{CODE_DIR}/{SPEC_FILE}"
+#: The training program of script mode: a launcher at the bundle root (see sagemaker_code.definition.bundle).
+TRAIN_PROGRAM = "train.py"
+#: Script-mode training: channels under ``<TRAINING_CHANNELS>/<channel>``, the model folder, and the toolkit's
+#: environment variables (``SM_CHANNEL_<NAME>``, ``SM_MODEL_DIR``, ``SM_HPS``) that point at them.
+TRAINING_CHANNELS = f"{CONTAINER_ROOT}/input/data"
+MODEL_DIR = f"{CONTAINER_ROOT}/model"
+SM_CHANNEL_PREFIX = "SM_CHANNEL_"
+SM_MODEL_DIR = "SM_MODEL_DIR"
+SM_HPS = "SM_HPS"
+#: Serving (script mode): the program and where the model's code folder is unpacked.
+SERVING_PROGRAM = "inference.py"
+SERVING_CODE_DIR = f"{MODEL_DIR}/code"
+
+
+def processing_input(name: str) -> str:
+    """The container path of the processing input ``name``."""
+    return f"{PROCESSING_INPUT}/{name}"
+
+
+def processing_output(name: str) -> str:
+    """The container path of the processing output ``name``."""
+    return f"{PROCESSING_OUTPUT}/{name}"
+
+
+def training_channel(channel: str) -> str:
+    """The container path of the training channel ``channel``."""
+    return f"{TRAINING_CHANNELS}/{channel}"
+
+
+# ---- step modules, inputs and outputs ---------------------------------------------------------------------------
+
+#: The Python modules the processing steps run (``python3 -m <module>`` from the unpacked bundle).
+PREPROCESS_MODULE = "sagemaker_code.steps.preprocess"
+EVALUATE_MODULE = "sagemaker_code.steps.evaluate"
+
+#: Preprocess: the raw data input, and its outputs (one folder each).
+DATA_INPUT = "data"
+SPLITS = ("train", "validation", "test")
+TRANSFORM_OUTPUT = "transform"
+BASELINE_OUTPUT = "baseline"
+FINGERPRINT_OUTPUT = "fingerprint"
+REPORT_OUTPUT = "report"
+PREPROCESS_OUTPUTS = (*SPLITS, TRANSFORM_OUTPUT, BASELINE_OUTPUT, FINGERPRINT_OUTPUT, REPORT_OUTPUT)
+#: Train: the channels it reads (from Preprocess' outputs of the same names).
+TRAINING_INPUTS = ("train", "validation", TRANSFORM_OUTPUT)
+#: Evaluate: its inputs and outputs.
+MODEL_INPUT = "model"
+TEST_INPUT = "test"
+EVALUATION_OUTPUT = "evaluation"
+BIAS_OUTPUT = "bias"
+GATES_OUTPUT = "gates"
+EVALUATE_OUTPUTS = (EVALUATION_OUTPUT, BIAS_OUTPUT, GATES_OUTPUT)
+
+# ---- files the steps write and the definition reads ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PropertyFileSpec:
+    """A JSON file a step writes into one of its outputs, which the definition declares as a PropertyFile."""
+
+    name: str
+    output: str
+    path: str
+
+
+FINGERPRINT = PropertyFileSpec("Fingerprint", FINGERPRINT_OUTPUT, "fingerprint.json")
+EVALUATION = PropertyFileSpec("Evaluation", EVALUATION_OUTPUT, "evaluation.json")
+GATES = PropertyFileSpec("Gates", GATES_OUTPUT, "gates.json")
+
+#: JSON paths into fingerprint.json and evaluation.json (Std:JsonGet) that the definition records.
+FINGERPRINT_SHA256 = "sha256"
+FINGERPRINT_ROWS = "rows"
+DECISION_THRESHOLD = "decision_threshold"
+#: Baseline files of Preprocess (registered with the model package).
+BASELINE_STATISTICS = "statistics.json"
+BASELINE_CONSTRAINTS = "constraints.json"
+#: The bias report in SageMaker Clarify's formats, in Evaluate's bias output.
+BIAS_DATASET = "dataset.csv"
+ANALYSIS_CONFIG = "analysis_config.json"
+ANALYSIS = "analysis.json"
+#: Facet columns of the bias dataset are ``<FACET_PREFIX><facet name>``.
+FACET_PREFIX = "facet_"
+#: The Clarify methods Evaluate computes (metrics are read by name, never by position).
+PRE_TRAINING_METHODS = ("CI", "DPL")
+POST_TRAINING_METHODS = ("DI", "DPPL", "RD")
+
+# ---- gates ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate: its key in gates.json, its condition step and its Fail step."""
+
+    key: str
+    condition_step: str
+    fail_step: str
+
+    @property
+    def passed_path(self) -> str:
+        return f"{self.key}.passed"
+
+    @property
+    def message_path(self) -> str:
+        return f"{self.key}.message"
+
+
+#: In the order the condition steps check them.
+GATE_SEQUENCE = (
+    Gate("quality", "QualityGate", "QualityGateFailed"),
+    Gate("cost", "CostGate", "CostGateFailed"),
+    Gate("bias", "BiasGate", "BiasGateFailed"),
+)
+#: ``passed`` of a gate that lets the model through.
+GATE_PASSED = 1

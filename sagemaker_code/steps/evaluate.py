@@ -1,0 +1,386 @@
+"""Evaluate step: score the test split; write the model metrics, the bias report and the gate decisions.
+
+Inputs: the trained model (``--model``: a folder holding model.tar.gz as the pipeline passes it, the archive itself,
+or an unpacked model folder), the test folder of the preprocess step (``test.csv`` and ``test_raw.csv``), the spec,
+and the gate settings (the pipeline's parameters ``AucThreshold``, ``CostMargin``, ``DisparateImpactLower`` and
+``DisparateImpactUpper``, passed as arguments).
+
+The test split is scored twice: from ``test.csv`` (the features the model was trained on) and from the raw rows of
+``test_raw.csv`` through the transform, as the endpoint scores them; any difference (training/serving skew) stops the
+step. Metrics use the positive (favourable) label value as class 1 and the *model's* decision threshold (the one in
+its transform.json, chosen by the Train step). One seeded bootstrap of the test rows gives every metric's standard
+deviation and the percentile interval of each gated metric (AUC, cost per row, DI per facet).
+
+The bias report is computed here rather than by a SageMaker Clarify job (Clarify is closed to new customers; one job
+less is also faster and cheaper): the dataset and analysis configuration are written in Clarify's formats (the
+dataset has no header row because the configuration gives ``headers``) and :mod:`sagemaker_code.steps.bias` reads them
+back, as Clarify would, to write ``analysis.json``.
+
+Outputs under ``--output``::
+
+    evaluation/evaluation.json   SageMaker ModelMetrics (binary_classification_metrics) plus rows, the model's
+                                 decision threshold, costs and the bootstrap intervals of the gated metrics
+    bias/dataset.csv             label, predicted_label, facet_<name>... (0/1, no header row)
+    bias/analysis_config.json    the SageMaker Clarify analysis configuration of that file
+    bias/analysis.json           the bias metrics in Clarify's output format
+    gates/gates.json             quality, cost and bias gates: passed (1/0), message, values (see gates.py)
+
+Usage: ``python -m sagemaker_code.steps.evaluate --model DIR --test DIR --spec SPEC.json --output DIR``
+``--auc-threshold 0.75 --cost-margin 0.05 --di-lower 0.8 --di-upper 1.25``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import logging
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
+
+if not __package__:  # run as a file (python .../evaluate.py): make `sagemaker_code` importable, see _bootstrap.py
+    __import__("_bootstrap")
+
+from sagemaker_code.steps import bias
+from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.steps.cost import ConstantCosts
+from sagemaker_code.steps.gates import GatedScores, GateThresholds, gate_report
+from sagemaker_code.steps.inference import MODEL_FILE, TRANSFORM_FILE, ServingModel, load_model
+from sagemaker_code.steps.metrics import Confusion, Interval, bootstrap_samples, percentile_interval, roc_auc, roc_curve
+from sagemaker_code.steps.metrics import standard_deviation as std
+from sagemaker_code.steps.preprocess import read_table
+from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Facet, load_spec
+from sagemaker_code.steps.transform import TransformFileError, TransformInputError, parse_number
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path("/opt/ml/processing/input/model")
+DEFAULT_TEST = Path("/opt/ml/processing/input/test")
+DEFAULT_SPEC = Path("/opt/ml/processing/input/spec/dataset_spec.json")
+DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
+BOOTSTRAP_RESAMPLES = 1000
+#: Coverage of the bootstrap percentile intervals of the gated metrics.
+CONFIDENCE = 0.95
+#: Largest difference tolerated between scoring test.csv and scoring the raw rows through the transform.
+SKEW_TOLERANCE = 1e-6
+#: Clarify methods of the bias report; the bias gate reads DI by name (sagemaker_code.steps.bias.metric_value).
+PRE_TRAINING_METHODS = ("CI", "DPL")
+POST_TRAINING_METHODS = ("DI", "DPPL", "RD")
+POST_TRAINING = "post_training_bias_metrics"
+
+
+def load_model_artifacts(path: Path) -> ServingModel:
+    """The booster and transform from model.tar.gz (or a folder holding it, or an unpacked model folder)."""
+    if path.is_dir():
+        if (path / MODEL_FILE).is_file():
+            if not (path / TRANSFORM_FILE).is_file():
+                raise StepError(f"{path}: the model folder has no {TRANSFORM_FILE}")
+            return _load(path, (path / MODEL_FILE).read_bytes(), (path / TRANSFORM_FILE).read_bytes())
+        archives = sorted(path.glob("*.tar.gz"))
+        if len(archives) != 1:
+            found = [archive.name for archive in archives]
+            raise StepError(f"{path}: expected one model.tar.gz or an unpacked model ({MODEL_FILE}), found {found}")
+        path = archives[0]
+    if not path.is_file():
+        raise StepError(f"model not found: {path}")
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            members = {member.name.removeprefix("./"): member for member in archive.getmembers() if member.isfile()}
+            contents = {}
+            for name in (MODEL_FILE, TRANSFORM_FILE):
+                member = archive.extractfile(members[name]) if name in members else None
+                if member is None:
+                    raise StepError(f"{path}: the archive has no {name}; it has {sorted(members)}")
+                contents[name] = member.read()
+    except (tarfile.TarError, OSError) as exc:
+        raise StepError(f"{path}: not a readable .tar.gz archive: {exc}") from None
+    return _load(path, contents[MODEL_FILE], contents[TRANSFORM_FILE])
+
+
+def _load(where: Path, model: bytes, transform: bytes) -> ServingModel:
+    try:
+        return load_model(model, transform.decode("utf-8"))
+    except (TransformFileError, UnicodeDecodeError) as exc:
+        raise StepError(f"{where}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ScoredSplit:
+    y: np.ndarray  # 1 = positive (favourable) label value
+    probabilities: np.ndarray  # P(positive)
+    predicted: np.ndarray  # 1 = predicted positive at the model's decision threshold
+    raw: pd.DataFrame  # the raw test rows (spec columns)
+    decision_threshold: float
+
+
+def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> ScoredSplit:
+    """Score test.csv, check that the raw rows score the same through the transform, apply the model's threshold."""
+    label = model.transform.label
+    if (label.column, label.positive) != (spec.label.column, spec.label.positive):
+        raise StepError(
+            f"the model was trained for label {label.column!r} == {label.positive!r}, the spec says "
+            f"{spec.label.column!r} == {spec.label.positive!r}: evaluate with the spec the model was trained with"
+        )
+    if label.decision_threshold is None:  # pragma: no cover - load_model refuses such a transform.json
+        raise StepError("the model's transform.json has no decision threshold")
+    y, features = read_xgboost_csv(test_dir / "test.csv", "test data")
+    expected = len(model.transform.feature_names)
+    if features.shape[1] != expected:
+        raise StepError(
+            f"{test_dir / 'test.csv'} has {features.shape[1]} features, the model takes {expected}: the model and "
+            "the test split come from different preprocess runs"
+        )
+    probabilities = model.predict_features(features)
+    raw_format = CsvFormat(header=True, delimiter=",", missing_values=spec.format.missing_values)
+    raw = read_table(test_dir / "test_raw.csv", spec.column_names, raw_format).frame
+    if len(raw) != y.size:
+        raise StepError(f"{test_dir}: test.csv has {y.size} rows but test_raw.csv has {len(raw)}")
+    if not np.array_equal(raw[spec.label.column].to_numpy() == spec.label.positive, y == 1):
+        raise StepError(f"{test_dir}: the labels of test.csv and test_raw.csv differ; rerun the preprocess step")
+    try:
+        skew = float(np.max(np.abs(model.predict_proba(raw) - probabilities)))
+    except TransformInputError as exc:
+        raise StepError(f"{test_dir / 'test_raw.csv'}: {exc}") from None
+    if skew > SKEW_TOLERANCE:
+        raise StepError(
+            f"training/serving skew: the raw test rows scored through transform.json differ from test.csv by up "
+            f"to {skew:.3g}; the model and the test split come from different preprocess runs"
+        )
+    predicted = model.transform.predicted_positive(probabilities).astype(np.int64)
+    return ScoredSplit(
+        y=y.astype(np.int64),
+        probabilities=probabilities,
+        predicted=predicted,
+        raw=raw,
+        decision_threshold=label.decision_threshold,
+    )
+
+
+def classification_metrics(
+    y: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, spec: DatasetSpec
+) -> dict[str, float | None]:
+    confusion = Confusion.of(y, predicted)
+    return {
+        "auc": roc_auc(y, probabilities),
+        "accuracy": confusion.accuracy(),
+        "precision": confusion.precision(),
+        "recall": confusion.recall(),
+        "f1": confusion.f1(),
+        "cost_weighted_error": confusion.cost_weighted_error(
+            spec.cost_matrix.false_positive, spec.cost_matrix.false_negative
+        ),
+    }
+
+
+def bootstrap(
+    scores: ScoredSplit, spec: DatasetSpec, facets: list[tuple[Facet, np.ndarray]], resamples: int
+) -> dict[str, list[float]]:
+    """One seeded bootstrap of the test rows: every classification metric and ``disparate_impact.<facet>``."""
+    y, probabilities, predicted = scores.y, scores.probabilities, scores.predicted
+    groups = [(facet.name, membership.astype(bool)) for facet, membership in facets]
+
+    def compute(rows: np.ndarray) -> dict[str, float | None]:
+        values = classification_metrics(y[rows], probabilities[rows], predicted[rows], spec)
+        for name, member in groups:
+            resampled = bias.Groups(disadvantaged=member[rows], label=y[rows] == 1, predicted=predicted[rows] == 1)
+            values[f"disparate_impact.{name}"] = bias.disparate_impact(resampled)
+        return values
+
+    return bootstrap_samples(compute, rows=y.size, resamples=resamples, seed=spec.split.seed)
+
+
+def evaluation_report(
+    scores: ScoredSplit, spec: DatasetSpec, samples: dict[str, list[float]], resamples: int
+) -> dict[str, object]:
+    """evaluation.json: SageMaker ModelMetrics' binary_classification_metrics, with bootstrap standard deviations."""
+    y, probabilities, predicted = scores.y, scores.probabilities, scores.predicted
+    values = classification_metrics(y, probabilities, predicted, spec)
+    for name, value in values.items():
+        if value is None:
+            logger.warning("%s is undefined on the test split (a zero denominator): reported as null", name)
+        else:
+            logger.info("test %s: %.4f (standard deviation %s)", name, value, std(samples[name]))
+    metrics: dict[str, object] = {
+        name: {"value": value, "standard_deviation": std(samples[name])} for name, value in values.items()
+    }
+    metrics["confusion_matrix"] = Confusion.of(y, predicted).as_matrix()
+    metrics["receiver_operating_characteristic_curve"] = roc_curve(y, probabilities)
+    cost = spec.cost_matrix
+    return {
+        "binary_classification_metrics": metrics,
+        "spec_name": spec.name,
+        "positive_label": spec.label.positive,
+        "decision_threshold": scores.decision_threshold,
+        "rows": int(y.size),
+        "cost": {
+            "model_per_row": values["cost_weighted_error"],
+            "constant_decisions_per_row": ConstantCosts.of(y, cost.false_positive, cost.false_negative).as_dict(),
+            "cost_matrix": {"false_positive": cost.false_positive, "false_negative": cost.false_negative},
+        },
+        "confidence_intervals": _nested(gated_intervals(samples, spec)),
+        "bootstrap": {"resamples": resamples, "seed": spec.split.seed, "confidence": CONFIDENCE},
+    }
+
+
+def _nested(intervals: dict[str, Interval | None]) -> dict[str, object]:
+    """``{"auc": ..., "disparate_impact.age": ...}`` -> ``{"auc": ..., "disparate_impact": {"age": ...}}``."""
+    nested: dict[str, object] = {}
+    for name, interval in intervals.items():
+        value = None if interval is None else interval.as_dict()
+        group, _, facet = name.partition(".")
+        if facet:
+            section = nested.setdefault(group, {})
+            assert isinstance(section, dict)  # noqa: S101 - only this loop fills it
+            section[facet] = value
+        else:
+            nested[name] = value
+    return nested
+
+
+def gated_intervals(samples: dict[str, list[float]], spec: DatasetSpec) -> dict[str, Interval | None]:
+    """The percentile intervals of the gated metrics: ``auc``, ``cost_per_row``, ``disparate_impact.<facet>``."""
+    names = {"auc": "auc", "cost_per_row": "cost_weighted_error"}
+    names.update({f"disparate_impact.{facet.name}": f"disparate_impact.{facet.name}" for facet in spec.facets})
+    return {name: percentile_interval(samples.get(sample, []), CONFIDENCE) for name, sample in names.items()}
+
+
+def facet_membership(facet: Facet, values: list[object], missing_values: tuple[str, ...]) -> np.ndarray:
+    """1 for the rows of the facet's disadvantaged group; a missing value is not in the group."""
+    if facet.values is not None:
+        group = set(facet.values)
+        return np.array([int(isinstance(value, str) and value.strip() in group) for value in values], dtype=np.int64)
+    numbers = np.array([parse_number(value, missing_values) for value in values], dtype=np.float64)
+    inside = ~np.isnan(numbers)
+    if facet.min is not None:
+        inside &= numbers >= facet.min
+    if facet.max is not None:
+        inside &= numbers <= facet.max
+    return inside.astype(np.int64)
+
+
+def facets_of(scores: ScoredSplit, spec: DatasetSpec) -> list[tuple[Facet, np.ndarray]]:
+    """Each facet of the spec with its 0/1 membership of the test rows."""
+    return [
+        (facet, facet_membership(facet, scores.raw[facet.column].tolist(), spec.format.missing_values))
+        for facet in spec.facets
+    ]
+
+
+def bias_inputs(scores: ScoredSplit, spec: DatasetSpec) -> tuple[str, dict[str, object]]:
+    """The bias dataset (CSV text) and the Clarify analysis configuration that describes it."""
+    headers = ["label", "predicted_label", *(facet.bias_column for facet in spec.facets)]
+    facets = [membership for _, membership in facets_of(scores, spec)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")  # no header row: the configuration gives the headers
+    writer.writerows(
+        zip(scores.y.tolist(), scores.predicted.tolist(), *(column.tolist() for column in facets), strict=True)
+    )
+    config: dict[str, object] = {
+        "dataset_type": "text/csv",
+        "headers": headers,
+        "label": "label",
+        "predicted_label": "predicted_label",
+        "label_values_or_threshold": [1],
+        "facet": [{"name_or_index": facet.bias_column, "value_or_threshold": [1]} for facet in spec.facets],
+        "methods": {
+            "pre_training_bias": {"methods": list(PRE_TRAINING_METHODS)},
+            "post_training_bias": {"methods": list(POST_TRAINING_METHODS)},
+        },
+    }
+    for facet, column in zip(spec.facets, facets, strict=True):
+        logger.info(
+            "facet %s: %d of %d test rows in the disadvantaged group", facet.name, int(column.sum()), column.size
+        )
+    return buffer.getvalue(), config
+
+
+def evaluate(
+    model_path: Path,
+    test_dir: Path,
+    spec: DatasetSpec,
+    output: Path,
+    *,
+    thresholds: GateThresholds,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> dict[str, object]:
+    """Run the whole step; return evaluation.json's content."""
+    problems = thresholds.problems()
+    if problems:
+        raise StepError("; ".join(problems))
+    scores = score_test_split(load_model_artifacts(model_path), test_dir, spec)
+    samples = bootstrap(scores, spec, facets_of(scores, spec), resamples)
+    report = evaluation_report(scores, spec, samples, resamples)
+    write_json(output / "evaluation" / "evaluation.json", report)
+    dataset, config = bias_inputs(scores, spec)
+    bias_dir = output / "bias"
+    bias_dir.mkdir(parents=True, exist_ok=True)
+    (bias_dir / "dataset.csv").write_text(dataset, encoding="utf-8")
+    write_json(bias_dir / "analysis_config.json", config)
+    if spec.facets:  # Clarify's format needs at least one facet
+        analysis = bias.run(bias_dir / "analysis_config.json", bias_dir / "dataset.csv", bias_dir)
+    else:
+        analysis = {"version": "1.0"}
+        write_json(bias_dir / bias.ANALYSIS_FILE, analysis)
+    gates = gate_report(
+        GatedScores(scores.y, scores.probabilities, scores.predicted, scores.decision_threshold),
+        facets_of(scores, spec),
+        disparate_impacts={
+            facet.name: bias.metric_value(analysis, POST_TRAINING, facet.bias_column, "DI") for facet in spec.facets
+        },
+        intervals=gated_intervals(samples, spec),
+        thresholds=thresholds,
+        spec=spec,
+    )
+    write_json(output / "gates" / "gates.json", gates)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Evaluate the model on the test split (evaluate step)", allow_abbrev=False
+    )
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help="model.tar.gz, a folder holding it, or a model folder"
+    )
+    parser.add_argument("--test", type=Path, default=DEFAULT_TEST, help="test output of the preprocess step")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON written by the app")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="root of the output folders")
+    parser.add_argument(
+        "--bootstrap-resamples",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help="resamples for the standard deviations and intervals",
+    )
+    gates = parser.add_argument_group("gates (the pipeline passes its parameters)")
+    gates.add_argument("--auc-threshold", type=float, required=True, help="quality gate: minimum test AUC")
+    gates.add_argument(
+        "--cost-margin", type=float, required=True, help="cost gate: relative margin below the cheapest constant"
+    )
+    gates.add_argument("--di-lower", type=float, required=True, help="bias gate: lowest disparate impact")
+    gates.add_argument("--di-upper", type=float, required=True, help="bias gate: highest disparate impact")
+    args = parser.parse_args(argv)
+    if args.bootstrap_resamples < 2:
+        parser.error(f"--bootstrap-resamples must be at least 2, got {args.bootstrap_resamples}")
+    thresholds = GateThresholds(
+        auc=args.auc_threshold, cost_margin=args.cost_margin, di_lower=args.di_lower, di_upper=args.di_upper
+    )
+    return run_step(
+        "evaluate",
+        lambda: evaluate(
+            args.model,
+            args.test,
+            load_spec(args.spec),
+            args.output,
+            thresholds=thresholds,
+            resamples=args.bootstrap_resamples,
+        ),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""Reusable constructs, one per module."""

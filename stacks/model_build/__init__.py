@@ -1,0 +1,1 @@
+"""stacks/model_build"""

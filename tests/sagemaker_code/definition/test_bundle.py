@@ -1,0 +1,90 @@
+"""The step-code bundle is reproducible and holds exactly the container step code, which imports nothing else."""
+
+from __future__ import annotations
+
+import ast
+import io
+import subprocess
+import sys
+import sysconfig
+import tarfile
+from pathlib import Path
+
+from sagemaker_code.definition.bundle import PACKAGE_DIR, SPEC_FILE_NAME, build_bundle, write_bundle
+
+SPEC = {"name": "t", "columns": []}
+#: What the SageMaker XGBoost 3.2-0 image provides besides the standard library (its pyproject.toml).
+IMAGE_PACKAGES = frozenset({"numpy", "pandas", "xgboost", "sagemaker_inference", "flask"})
+
+
+def names(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        return archive.getnames()
+
+
+def test_bundle_is_byte_for_byte_reproducible() -> None:
+    assert build_bundle(SPEC) == build_bundle(SPEC)
+
+
+def test_bundle_changes_with_the_spec() -> None:
+    assert build_bundle(SPEC) != build_bundle({**SPEC, "name": "u"})
+
+
+def test_bundle_holds_the_step_package_the_spec_and_the_launcher_and_nothing_else() -> None:
+    content = names(build_bundle(SPEC))
+    steps = sorted(f"sagemaker_code/steps/{path.name}" for path in PACKAGE_DIR.glob("*.py"))
+    assert content == ["sagemaker_code/__init__.py", *steps, SPEC_FILE_NAME, "train.py"]
+    for step in ("preprocess", "train", "evaluate", "bias", "inference", "spec", "transform", "contract"):
+        assert f"sagemaker_code/steps/{step}.py" in content
+
+
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_step_code_imports_only_itself_the_standard_library_and_the_images_packages() -> None:
+    stdlib = set(sys.stdlib_module_names)
+    outside = {
+        f"{path.name}: {module}"
+        for path in PACKAGE_DIR.glob("*.py")
+        for module in imported_modules(path)
+        if module.split(".")[0] not in stdlib | IMAGE_PACKAGES
+        and not module.startswith("sagemaker_code.steps")
+        and module not in {"_bootstrap", "__future__"}
+    }
+    assert not outside, f"container step code imports code the image does not have: {sorted(outside)}"
+
+
+def test_bundle_metadata_is_neutral() -> None:
+    with tarfile.open(fileobj=io.BytesIO(build_bundle(SPEC)), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            assert (member.mtime, member.uid, member.gid, member.uname, member.mode) == (0, 0, 0, "", 0o644)
+
+
+def test_write_bundle_is_content_addressed(tmp_path: Path) -> None:
+    first = write_bundle(tmp_path, SPEC)
+    assert write_bundle(tmp_path, SPEC) == first
+    other = write_bundle(tmp_path, {**SPEC, "name": "u"})
+    assert other != first
+    assert first.read_bytes() == build_bundle(SPEC)
+
+
+def test_the_launcher_runs_the_training_program_from_the_unpacked_bundle(tmp_path: Path) -> None:
+    """What script mode does: unpack the bundle, run ``python train.py`` there (no repository on the path)."""
+    with tarfile.open(fileobj=io.BytesIO(build_bundle(SPEC)), mode="r:gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    purelib = sysconfig.get_paths()["purelib"]
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path[:0] = ['', {purelib!r}]; "
+         "sys.argv = ['train.py', '--help']; exec(open('train.py').read())"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage: train.py" in result.stdout
+    assert "--early_stopping_rounds" in result.stdout

@@ -1,0 +1,246 @@
+"""Train step: SageMaker script-mode arguments, the model folder, the cost-optimal decision threshold, metric logs,
+reproducibility, serving code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from sagemaker_code.definition.bundle import SPEC_FILE_NAME
+from sagemaker_code.steps import train as train_module
+from sagemaker_code.steps.common import StepError, read_xgboost_csv
+from sagemaker_code.steps.cost import cost_optimal_threshold, expected_cost
+from sagemaker_code.steps.hyperparameters import Hyperparameters
+from sagemaker_code.steps.spec import DatasetSpec, load_spec
+from sagemaker_code.steps.train import BUNDLED_SPEC, main, parse_args, train
+from tests.step_fixtures import PipelineRun, write_spec_json
+
+SAGEMAKER_ARGS = [
+    *("--max_depth", "4", "--eta", "0.1", "--num_round", "300", "--subsample", "0.8"),
+    *("--colsample_bytree", "0.8", "--min_child_weight", "1", "--early_stopping_rounds", "30"),
+]
+FAST = Hyperparameters(num_round=20, early_stopping_rounds=5)
+
+
+def folders(run: PipelineRun) -> tuple[Path, Path, Path]:
+    return run.data / "train", run.data / "validation", run.data / "transform"
+
+
+class TestArguments:
+    def test_sagemaker_script_mode_arguments_and_channels(self) -> None:
+        environ = {
+            "SM_CHANNEL_TRAIN": "/data/train",
+            "SM_CHANNEL_VALIDATION": "/data/validation",
+            "SM_CHANNEL_TRANSFORM": "/data/transform",
+            "SM_MODEL_DIR": "/model",
+        }
+        args, hp = parse_args(SAGEMAKER_ARGS, environ)
+        assert hp == Hyperparameters(4, 0.1, 300, 0.8, 0.8, 1.0, 30, 42)
+        assert (args.train, args.validation, args.transform, args.model_dir) == (
+            Path("/data/train"),
+            Path("/data/validation"),
+            Path("/data/transform"),
+            Path("/model"),
+        )
+
+    def test_container_paths_without_environment(self) -> None:
+        args, hp = parse_args([], {})
+        assert hp == Hyperparameters()
+        assert args.train == Path("/opt/ml/input/data/train")
+        assert args.transform == Path("/opt/ml/input/data/transform")
+        assert args.model_dir == Path("/opt/ml/model")
+        assert args.spec == BUNDLED_SPEC
+        # the bundle's layout (sagemaker_code.definition.bundle): dataset_spec.json next to the sagemaker_code package
+        assert BUNDLED_SPEC.name == SPEC_FILE_NAME
+        assert BUNDLED_SPEC.parent / "sagemaker_code" / "steps" / "train.py" == Path(train_module.__file__).resolve()
+
+    def test_sm_hps_gives_the_defaults_and_arguments_win(self) -> None:
+        environ = {"SM_HPS": json.dumps({"max_depth": 6, "eta": "0.3", "sagemaker_program": "train.py"})}
+        _, hp = parse_args(["--eta", "0.2"], environ)
+        assert (hp.max_depth, hp.eta) == (6, 0.2)
+
+    @pytest.mark.parametrize(
+        ("argv", "environ", "message"),
+        [
+            (["--eta", "1.5"], {}, "--eta must be in (0, 1], got 1.5"),
+            (["--max_depth", "0", "--subsample", "0"], {}, "--max_depth must be at least 1, got 0; --subsample must"),
+            (["--max_depth", "4.5"], {}, "argument --max_depth: invalid int value: '4.5'"),
+            (["--max_dept", "4"], {}, "unrecognized arguments: --max_dept 4"),
+            ([], {"SM_HPS": '{"num_round": "many"}'}, "SM_HPS: num_round must be a whole number, got 'many'"),
+            ([], {"SM_HPS": '{"max_depth": 4.5}'}, "SM_HPS: max_depth must be a whole number, got 4.5"),
+            ([], {"SM_HPS": "[4]"}, "SM_HPS must be a JSON object, got list"),
+        ],
+    )
+    def test_bad_hyperparameters(
+        self, argv: list[str], environ: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as info:
+            parse_args(argv, environ)
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+class TestModelFolder:
+    def test_layout_and_report(self, sample_run: PipelineRun) -> None:
+        files = sorted(p.relative_to(sample_run.model).as_posix() for p in sample_run.model.rglob("*") if p.is_file())
+        assert files == [
+            "code/inference.py",
+            "code/sagemaker_code/__init__.py",
+            "code/sagemaker_code/transform.py",
+            "training.json",
+            "transform.json",
+            "xgboost-model.json",
+        ]
+        model_transform = json.loads((sample_run.model / "transform.json").read_text())
+        fitted = json.loads((sample_run.data / "transform" / "transform.json").read_text())
+        assert fitted["label"]["decision_threshold"] is None  # the preprocess output: not a model's yet
+        report = json.loads((sample_run.model / "training.json").read_text())
+        fitted["label"]["decision_threshold"] = report["decision_threshold"]["value"]
+        assert model_transform == fitted  # the fitted transform plus the model's threshold
+        booster = xgb.Booster(model_file=str(sample_run.model / "xgboost-model.json"))
+        assert booster.num_boosted_rounds() == report["best_round"] + 1  # only the best round's trees are kept
+        assert report["rounds_trained"] == report["best_round"] + 31  # early stopping: 30 rounds without a gain
+        assert booster.feature_names is not None
+        assert len(booster.feature_names) == report["features"] == 61
+        assert report["rows"] == {"train": 700, "validation": 150}
+
+    def test_code_folder_is_self_contained(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        """The serving code runs with nothing but code/ on the path (no repository, no spec file)."""
+        script = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import inference; "
+            "m = inference.model_fn(sys.argv[2]); "
+            "print(inference.transform_fn(m, sys.stdin.read(), 'text/csv', 'application/json')[0]); "
+            "print(sorted(name for name in sys.modules if name.startswith('sagemaker_code')))"
+        )
+        rows = (sample_run.data / "test" / "test_raw.csv").read_text().splitlines()[1:4]
+        features = "\n".join(row.rsplit(",", 1)[0] for row in rows)  # without the label
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", script, str(sample_run.model / "code"), str(sample_run.model)],
+            input=features,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            check=True,
+        )
+        body, modules = result.stdout.splitlines()
+        predictions = json.loads(body)["predictions"]
+        assert len(predictions) == 3
+        threshold = json.loads((sample_run.model / "transform.json").read_text())["label"]["decision_threshold"]
+        assert [p["label"] for p in predictions] == ["1" if p["probability"] >= threshold else "2" for p in predictions]
+        assert modules == "['sagemaker_code', 'sagemaker_code.steps', 'sagemaker_code.steps.transform']"
+
+
+def validation_probabilities(run: PipelineRun, model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    labels, features = read_xgboost_csv(run.data / "validation" / "validation.csv", "validation")
+    booster = xgb.Booster(model_file=str(model_dir / "xgboost-model.json"))
+    names = json.loads((model_dir / "transform.json").read_text())["feature_names"]
+    probabilities: np.ndarray = booster.predict(xgb.DMatrix(features, feature_names=names))
+    return labels, probabilities
+
+
+class TestDecisionThreshold:
+    def test_least_cost_on_the_validation_split(self, sample_run: PipelineRun, spec: DatasetSpec) -> None:
+        labels, probabilities = validation_probabilities(sample_run, sample_run.model)
+        chosen = sample_run.training_json()["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert chosen["source"] == "cost_on_validation"
+        expected = cost_optimal_threshold(labels, probabilities, 5, 1)
+        assert chosen["value"] == expected.threshold
+        assert chosen["validation_cost_per_row"] == pytest.approx(expected.cost)
+        at_half = expected_cost(labels, probabilities >= 0.5, 5, 1)
+        assert chosen["validation_cost_per_row"] < at_half  # the point of choosing: 0.5 ignores the costs
+        assert chosen["validation_constant_costs"] == {"accept_all": pytest.approx(1.5), "reject_all": 0.7}
+        transform = json.loads((sample_run.model / "transform.json").read_text())
+        assert transform["label"]["decision_threshold"] == chosen["value"]  # what serving decides with
+
+    def test_a_fixed_threshold_in_the_spec_is_used_as_it_is(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        label = {"column": "credit_risk", "values": ["1", "2"], "positive": "1", "decision_threshold": 0.6}
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", label=label))
+        report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
+        chosen = report["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert (chosen["value"], chosen["source"]) == (0.6, "spec")
+        labels, probabilities = validation_probabilities(sample_run, tmp_path / "model")
+        assert chosen["validation_cost_per_row"] == pytest.approx(expected_cost(labels, probabilities >= 0.6, 5, 1))
+        assert json.loads((tmp_path / "model" / "transform.json").read_text())["label"]["decision_threshold"] == 0.6
+
+    def test_the_cost_matrix_moves_the_threshold(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        """Make false rejections the expensive error: the threshold drops below the 5:1 one."""
+        spec = load_spec(
+            write_spec_json(tmp_path / "spec.json", cost_matrix={"false_positive": 1, "false_negative": 5})
+        )
+        report = train(*folders(sample_run), tmp_path / "model", Hyperparameters(), spec=spec)
+        chosen, default = report["decision_threshold"], sample_run.training_json()["decision_threshold"]
+        assert isinstance(chosen, dict)
+        assert isinstance(default, dict)
+        assert chosen["value"] < 0.5 < default["value"]
+
+    def test_a_transform_of_another_spec_is_refused(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", name="other-data"))
+        with pytest.raises(
+            StepError, match=r"was fitted for the dataset spec 'german-credit', the spec is 'other-data'"
+        ):
+            train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
+
+
+class TestTraining:
+    def test_logs_validation_auc_for_the_metric_definition(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="sagemaker_code.steps.train"):
+            report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
+        values = re.findall(r"validation-auc:([0-9.]+)", caplog.text)
+        rounds = report["rounds_trained"]
+        assert isinstance(rounds, int)
+        assert len(values) == rounds + 1  # one per round, and the best one at the end
+        assert float(values[-1]) == pytest.approx(report["validation_auc"], abs=1e-6)
+        assert "train-auc:" in caplog.text
+
+    def test_two_runs_give_identical_models(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
+        train(*folders(sample_run), tmp_path / "b", FAST, spec=spec)
+        for name in ("xgboost-model.json", "training.json", "transform.json"):
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+    def test_another_seed_gives_another_model(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
+        other = Hyperparameters(num_round=20, early_stopping_rounds=5, seed=7)
+        train(*folders(sample_run), tmp_path / "b", other, spec=spec)
+        assert (tmp_path / "a" / "xgboost-model.json").read_bytes() != (
+            tmp_path / "b" / "xgboost-model.json"
+        ).read_bytes()
+
+    def test_data_and_transform_of_different_runs(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
+    ) -> None:
+        transform = json.loads((sample_run.data / "transform" / "transform.json").read_text())
+        transform["columns"] = transform["columns"][1:]
+        transform["feature_names"] = transform["feature_names"][4:]
+        (tmp_path / "transform").mkdir()
+        (tmp_path / "transform" / "transform.json").write_text(json.dumps(transform))
+        with pytest.raises(StepError, match=r"train\.csv has 61 features, the transform makes 57: the data and the"):
+            train(
+                sample_run.data / "train",
+                sample_run.data / "validation",
+                tmp_path / "transform",
+                tmp_path,
+                FAST,
+                spec=spec,
+            )
+
+    def test_main_reports_a_missing_channel(
+        self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        argv = ["--train", str(tmp_path / "nope"), "--validation", str(sample_run.data / "validation")]
+        argv += ["--transform", str(sample_run.data / "transform"), "--model-dir", str(tmp_path / "model")]
+        argv += ["--spec", str(sample_run.spec_path)]
+        assert main(argv) == 1
+        assert f"train failed: train data not found: {tmp_path / 'nope' / 'train.csv'}" in caplog.text

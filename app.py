@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, resolve_account
 from config.model_build import pipeline_settings
+from config.naming import DELIVERY_STAGE
 from sagemaker_code.definition.cache import DefinitionBuilds
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
     delivery = None
     if delivery_account is not None:
         delivery = DeliveryStage(
-            app, "pipeline", config=config, account=delivery_account, environment_stages=stages,
+            app, DELIVERY_STAGE, config=config, account=delivery_account, environment_stages=stages,
             cli_version=npm_pin("aws-cdk"),
             assets_version=npm_pin("cdk-assets"),
         )  # fmt: skip

@@ -15,16 +15,13 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from config.base import ACCOUNT_RE, AccountId, Region, StrictModel, partition_of
 from config.delivery import DeliverySettings
 from config.model_build import ModelBuildSettings
+from config.naming import DELIVERY_STAGE, MAX_BUCKET_NAME, longest_bucket_name, stack_name
 
 __all__ = ["ACCOUNT_RE", "PlatformConfig", "StrictModel"]
 
 PROJECT_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 TAG_CHARS_RE = re.compile(r"^[\w\s+=.:/@-]*$", re.UNICODE)
-
-#: Bucket names are <project>-<env>-<purpose>-<account>-<region> (stacks.storage.stack.bucket_name).
-LONGEST_BUCKET_PURPOSE = "artifacts"
-MAX_BUCKET_NAME = 63
 
 #: Tags the app sets itself on every resource (cost allocation); config may not override them.
 RESERVED_TAG_KEYS = frozenset({"project", "environment", "owner"})
@@ -124,7 +121,7 @@ class PlatformConfig(StrictModel):
     model_build: ModelBuildSettings = Field(description="The SageMaker model-build pipeline of every environment.")
     delivery: DeliverySettings | None = Field(
         default=None,
-        description="The repository and the delivery pipelines (a `pipeline` stage). Omitted: no pipelines.",
+        description="The repository and the delivery pipeline (the `delivery` stage). Omitted: no delivery pipeline.",
     )
 
     @field_validator("environments")
@@ -137,6 +134,11 @@ class PlatformConfig(StrictModel):
             raise ValueError(
                 f"environment names must be 1-10 lowercase letters or digits starting with a letter, got {bad}"
             )
+        if DELIVERY_STAGE in value:
+            raise ValueError(
+                f"{DELIVERY_STAGE!r} is the name of the stage that holds the repository and the delivery pipeline "
+                "(`cdk deploy 'delivery/*'`): name the environment otherwise"
+            )
         return value
 
     @model_validator(mode="after")
@@ -148,7 +150,7 @@ class PlatformConfig(StrictModel):
                 problems.append(
                     f"environments.{name}.tags: {clash} also set in project.tags; set each tag in one place"
                 )
-            longest = f"{self.project.name}-{name}-{LONGEST_BUCKET_PURPOSE}-{'0' * 12}-{env.region}"
+            longest = longest_bucket_name(self.project.name, name, env.region)
             if len(longest) > MAX_BUCKET_NAME:
                 problems.append(
                     f"environments.{name}: bucket names such as {longest!r} would be {len(longest)} characters, "
@@ -238,4 +240,4 @@ class PlatformConfig(StrictModel):
         }
 
     def stack_name(self, env_name: str, component: str) -> str:
-        return f"{self.project.name}-{env_name}-{component}"
+        return stack_name(self.project.name, env_name, component)

@@ -1,7 +1,10 @@
-"""Physical names and the deploy-time contract shared by the stacks and the tools, computed in one place.
+"""Every physical name of the platform (stacks, buckets, keys, roles, pipelines, groups, log groups) and the
+deploy-time contract of the stacks with the tools, computed in one place.
 
 Pure functions of config values (no CDK, no pydantic), so that the delivery pipeline's Train step, which runs with
-boto3 only, imports the same names the stacks were synthesized with.
+boto3 only, imports the same names the stacks were synthesized with. "Pipeline" alone is ambiguous here: the
+*delivery pipeline* is the CodePipeline that deploys and trains, the *model-build pipeline* is an environment's
+SageMaker Pipeline.
 """
 
 from __future__ import annotations
@@ -16,19 +19,75 @@ WAIT_SECONDS_OUTPUT = "TrainingWaitSeconds"
 FINGERPRINT_PARAMETER = "ModelBuildFingerprint"
 
 
+#: The stage (and its stack) that holds the repository and the delivery pipeline; no environment may be named so.
+DELIVERY_STAGE = "delivery"
+#: The purposes of an environment's buckets (each is part of the bucket name); the longest bounds the name length.
+BUCKET_PURPOSES = ("artifacts", "data", "capture", "logs")
+#: S3's limit on bucket names.
+MAX_BUCKET_NAME = 63
+
+
+def environment_prefix(project: str, env_name: str) -> str:
+    """``<project>-<env>``: the prefix of every name an environment's resources carry."""
+    return f"{project}-{env_name}"
+
+
 def stack_name(project: str, env_name: str, component: str) -> str:
-    return f"{project}-{env_name}-{component}"
+    return f"{environment_prefix(project, env_name)}-{component}"
+
+
+def delivery_stack_name(project: str) -> str:
+    return f"{project}-{DELIVERY_STAGE}"
+
+
+def bucket_name(project: str, env_name: str, purpose: str, account: str, region: str) -> str:
+    """``<project>-<env>-<purpose>-<account>-<region>``: unique per environment, account and region, so other stacks
+    reference a bucket by name (no CloudFormation export pins the storage stack)."""
+    if purpose not in BUCKET_PURPOSES:
+        raise ValueError(f"unknown bucket purpose {purpose!r}, expected one of {BUCKET_PURPOSES}")
+    return f"{environment_prefix(project, env_name)}-{purpose}-{account}-{region}"
+
+
+def longest_bucket_name(project: str, env_name: str, region: str) -> str:
+    """The longest bucket name of an environment (any 12-digit account), to check against S3's limit up front."""
+    return bucket_name(project, env_name, max(BUCKET_PURPOSES, key=len), "0" * 12, region)
+
+
+def data_key_alias(project: str, env_name: str) -> str:
+    return f"alias/{environment_prefix(project, env_name)}-data"
+
+
+def model_build_pipeline_name(project: str, env_name: str) -> str:
+    """The environment's SageMaker Pipeline."""
+    return f"{environment_prefix(project, env_name)}-model-build"
+
+
+def model_package_group_name(project: str, env_name: str) -> str:
+    return f"{environment_prefix(project, env_name)}-models"
+
+
+def delivery_pipeline_name(project: str) -> str:
+    """The CodePipeline that deploys every environment (and trains where config asks for it)."""
+    return f"{project}-delivery"
+
+
+def delivery_key_alias(project: str) -> str:
+    return f"alias/{project}-delivery"
+
+
+def notifications_key_alias(project: str) -> str:
+    return f"alias/{project}-notifications"
 
 
 def train_role_name(project: str, env_name: str) -> str:
     """The delivery pipeline's Train step role for ``env_name``: named, so the environment's starter role can trust
     exactly this role (a role ARN in a trust policy must exist; a name in a condition need not)."""
-    return f"{project}-{env_name}-model-train"
+    return f"{environment_prefix(project, env_name)}-model-train"
 
 
 def starter_role_name(project: str, env_name: str) -> str:
     """The role in the environment's account that the Train step assumes to start and watch the pipeline."""
-    return f"{project}-{env_name}-pipeline-starter"
+    return f"{environment_prefix(project, env_name)}-pipeline-starter"
 
 
 def delivery_log_group_prefix(project: str) -> str:

@@ -25,7 +25,7 @@ ENV_STACKS = ("storage", "model-build")
 
 
 def expected_tags(stage: str) -> dict[str, str]:
-    if stage == "pipeline":
+    if stage == "delivery":
         return {"project": "mlops", "environment": "delivery", "owner": CONFIG.project.owner, **CONFIG.project.tags}
     return CONFIG.tags_for(stage)
 
@@ -34,8 +34,8 @@ def test_one_stage_per_environment_with_env_from_config(synthesized_app: Synthes
     assert list(synthesized_app.stages) == list(CONFIG.environments)
     assert CONFIG.delivery is not None
     for (stage, _component), artifact in synthesized_app.stack_artifacts.items():
-        account = CONFIG.delivery.account if stage == "pipeline" else CONFIG.environments[stage].account
-        region = CONFIG.delivery.region if stage == "pipeline" else CONFIG.environments[stage].region
+        account = CONFIG.delivery.account if stage == "delivery" else CONFIG.environments[stage].account
+        region = CONFIG.delivery.region if stage == "delivery" else CONFIG.environments[stage].region
         assert artifact.environment.region == region
         assert artifact.environment.account == (account or os.environ["CDK_DEFAULT_ACCOUNT"])
 
@@ -43,17 +43,17 @@ def test_one_stage_per_environment_with_env_from_config(synthesized_app: Synthes
 def test_stack_names_carry_prefix_and_environment(synthesized_app: SynthesizedApp) -> None:
     names = {key: artifact.stack_name for key, artifact in synthesized_app.stack_artifacts.items()}
     expected = {(env, c): f"mlops-{env}-{c}" for env in CONFIG.environments for c in ENV_STACKS}
-    assert names == {**expected, ("pipeline", "delivery"): "mlops-delivery"}
+    assert names == {**expected, ("delivery", "delivery"): "mlops-delivery"}
     # `cdk deploy 'dev/*'` selects a stage's stacks by their hierarchical id
     assert {a.hierarchical_id for a in synthesized_app.stack_artifacts.values()} == {
         *(f"{env}/{c}" for env in CONFIG.environments for c in ENV_STACKS),
-        "pipeline/delivery",
+        "delivery/delivery",
     }
 
 
 def test_retained_environments_have_termination_protection(synthesized_app: SynthesizedApp) -> None:
     for (stage, _), artifact in synthesized_app.stack_artifacts.items():
-        retained = True if stage == "pipeline" else CONFIG.environments[stage].retain_data
+        retained = True if stage == "delivery" else CONFIG.environments[stage].retain_data
         assert artifact.termination_protection is retained
 
 

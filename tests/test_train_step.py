@@ -54,7 +54,7 @@ def moto_endpoint() -> Iterator[str]:
 
 def train_commands(app: SynthesizedApp, env_name: str) -> list[str]:
     """The install and build commands of the synthesized Train step's CodeBuild project."""
-    delivery = app.templates[("pipeline", "delivery")]
+    delivery = app.templates[("delivery", "delivery")]
     projects = [
         json.loads(r["Properties"]["Source"]["BuildSpec"])
         for k, r in delivery["Resources"].items()

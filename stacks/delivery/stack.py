@@ -18,7 +18,13 @@ from constructs import Construct, IConstruct
 
 from config.delivery import LOG_RETENTION_DAYS
 from config.model import PlatformConfig, StorageSettings
-from config.naming import delivery_log_group_prefix, starter_role_name
+from config.naming import (
+    delivery_key_alias,
+    delivery_log_group_prefix,
+    delivery_pipeline_name,
+    notifications_key_alias,
+    starter_role_name,
+)
 from stacks.common.kms_access import admit_log_groups
 from stacks.compliance import (
     GRANT_ACTIONS_READ,
@@ -134,7 +140,7 @@ class DeliveryStack(cdk.Stack):
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/{prefix}-delivery",
+            alias=delivery_key_alias(prefix),
             description=f"{prefix}: repository, pipeline artifacts and build logs",
             enable_key_rotation=True,
         )
@@ -150,7 +156,7 @@ class DeliveryStack(cdk.Stack):
         #: How cdk-nag writes the artifact bucket's objects (``<LogicalId.Arn>/*``) in its IAM5 findings.
         self.artifact_objects_finding = f"<{self.resolve(cast_cfn(self.artifact_bucket).logical_id)}.Arn>/*"
         self.notifications = PipelineNotifications(
-            self, "Notifications", emails=list(delivery.notification_emails), alias=f"alias/{prefix}-notifications"
+            self, "Notifications", emails=list(delivery.notification_emails), alias=notifications_key_alias(prefix)
         )
 
         source_settings = delivery.source
@@ -252,7 +258,7 @@ class DeliveryStack(cdk.Stack):
         pipeline = pipelines.CodePipeline(
             self,
             "Infrastructure",
-            pipeline_name=f"{config.project.name}-infrastructure",
+            pipeline_name=delivery_pipeline_name(config.project.name),
             synth=synth,
             self_mutation=True,
             cli_version=cli_version,

@@ -1,4 +1,4 @@
-"""The `pipeline` stage: deployed once by hand (`cdk deploy 'pipeline/*'`); after that every push deploys."""
+"""The `delivery` stage: deployed once by hand (`cdk deploy 'delivery/*'`); after that every push deploys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config.model import PlatformConfig
+from config.naming import DELIVERY_STAGE, delivery_stack_name
 from stacks.delivery.stack import DeliveryStack
 from stacks.environment_stage import EnvironmentStage
 
@@ -30,12 +31,12 @@ class DeliveryStage(cdk.Stage):
         super().__init__(
             scope, construct_id, env=cdk.Environment(account=account, region=config.delivery.region), **kwargs
         )
-        tags = {"project": config.project.name, "environment": "delivery", "owner": config.project.owner,
+        tags = {"project": config.project.name, "environment": DELIVERY_STAGE, "owner": config.project.owner,
                 **config.project.tags}  # fmt: skip
         self.delivery = DeliveryStack(
             self,
             "delivery",
-            stack_name=f"{config.project.name}-delivery",
+            stack_name=delivery_stack_name(config.project.name),
             description=f"{config.project.name}: repository, infrastructure pipeline, model-build CI, notifications",
             config=config,
             environment_stages=environment_stages,

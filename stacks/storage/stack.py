@@ -10,17 +10,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.model import StorageSettings
+from config.naming import BUCKET_PURPOSES, bucket_name, data_key_alias, environment_prefix
 from stacks.storage.secure_bucket import SecureBucket
-
-#: The buckets of an environment, by purpose (the purpose is part of the bucket name).
-BUCKET_PURPOSES = ("artifacts", "data", "capture", "logs")
-
-
-def bucket_name(resource_prefix: str, purpose: str, account: str, region: str) -> str:
-    """``<project>-<env>-<purpose>-<account>-<region>``: unique per environment, account and region."""
-    if purpose not in BUCKET_PURPOSES:
-        raise ValueError(f"unknown bucket purpose {purpose!r}, expected one of {BUCKET_PURPOSES}")
-    return f"{resource_prefix}-{purpose}-{account}-{region}"
 
 
 class StorageStack(cdk.Stack):
@@ -37,22 +28,24 @@ class StorageStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        resource_prefix: str,
+        project: str,
+        env_name: str,
         settings: StorageSettings,
         retain_data: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.bucket_names = {
-            purpose: bucket_name(resource_prefix, purpose, self.account, self.region) for purpose in BUCKET_PURPOSES
+            purpose: bucket_name(project, env_name, purpose, self.account, self.region) for purpose in BUCKET_PURPOSES
         }
         removal = cdk.RemovalPolicy.RETAIN if retain_data else cdk.RemovalPolicy.DESTROY
 
         self.data_key = kms.Key(
             self,
             "DataKey",
-            description=f"{resource_prefix}: encrypts datasets, pipeline artifacts, models and captured data",
-            alias=f"alias/{resource_prefix}-data",
+            description=f"{environment_prefix(project, env_name)}: encrypts datasets, model-build artifacts, models "
+            "and captured data",
+            alias=data_key_alias(project, env_name),
             enable_key_rotation=True,
             removal_policy=removal,
         )

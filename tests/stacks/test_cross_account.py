@@ -50,12 +50,12 @@ def assumable(template: dict[str, Any], role: str) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def delivery(cross_account_app: SynthesizedApp) -> dict[str, Any]:
-    return cross_account_app.templates[("pipeline", "delivery")]
+    return cross_account_app.templates[("delivery", "delivery")]
 
 
 def test_each_stack_is_synthesized_for_its_own_account(cross_account_app: SynthesizedApp) -> None:
     for (stage, _), artifact in cross_account_app.stack_artifacts.items():
-        expected = CROSS_ACCOUNT["delivery" if stage == "pipeline" else stage]
+        expected = CROSS_ACCOUNT[stage]
         assert artifact.environment.account == expected, artifact.stack_name
 
 

@@ -28,7 +28,7 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="module")
 def delivery(synthesized_app: SynthesizedApp) -> Template:
-    return synthesized_app.template("pipeline", "delivery")
+    return synthesized_app.template("delivery", "delivery")
 
 
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
@@ -61,7 +61,7 @@ def test_repository_is_created_encrypted_and_retained(delivery: Template) -> Non
 
 
 def test_infrastructure_pipeline_stages_follow_config_order_with_approvals(delivery: Template) -> None:
-    stages = pipeline_named(delivery, "mlops-infrastructure")["Stages"]
+    stages = pipeline_named(delivery, "mlops-delivery")["Stages"]
     names = [s["Name"] for s in stages]
     assert names[:3] == ["Source", "Build", "UpdatePipeline"]
     deploy_stages = [n for n in names if n in CONFIG.environments]
@@ -80,7 +80,7 @@ def test_infrastructure_pipeline_stages_follow_config_order_with_approvals(deliv
 
 
 def test_infrastructure_pipeline_deploys_the_environment_stacks(delivery: Template) -> None:
-    stages = {s["Name"]: s for s in pipeline_named(delivery, "mlops-infrastructure")["Stages"]}
+    stages = {s["Name"]: s for s in pipeline_named(delivery, "mlops-delivery")["Stages"]}
     for env in CONFIG.pipeline_stages:
         deployed = {
             a["Configuration"]["StackName"] for a in stages[env]["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"
@@ -120,7 +120,7 @@ def test_no_build_runs_an_end_of_life_node(delivery: Template) -> None:
 def test_self_mutation_and_asset_publishing_use_the_pinned_tools(delivery: Template) -> None:
     spec = buildspec(delivery, "SelfMutation")
     assert f"npm install -g aws-cdk@{npm_pin('aws-cdk')}" in spec["phases"]["install"]["commands"]
-    assert any("deploy pipeline/delivery" in c for c in spec["phases"]["build"]["commands"])
+    assert any("deploy delivery/delivery" in c for c in spec["phases"]["build"]["commands"])
     publishers = [k for k in resources(delivery, "AWS::CodeBuild::Project") if "FileAsset" in k]
     assert publishers
     for logical_id in publishers:
@@ -129,7 +129,7 @@ def test_self_mutation_and_asset_publishing_use_the_pinned_tools(delivery: Templ
 
 
 def infrastructure_stage(template: Template, name: str) -> dict[str, Any]:
-    stages = {s["Name"]: s for s in pipeline_named(template, "mlops-infrastructure")["Stages"]}
+    stages = {s["Name"]: s for s in pipeline_named(template, "mlops-delivery")["Stages"]}
     stage: dict[str, Any] = stages[name]
     return stage
 
@@ -186,7 +186,7 @@ def test_codebuild_projects_are_pinned_encrypted_and_log_with_retention(delivery
 
 
 def test_artifacts_are_kms_encrypted(delivery: Template) -> None:
-    assert pipeline_named(delivery, "mlops-infrastructure")["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
+    assert pipeline_named(delivery, "mlops-delivery")["ArtifactStore"]["EncryptionKey"]["Type"] == "KMS"
 
 
 def statements(template: Template, fragment: str) -> list[dict[str, Any]]:
@@ -329,7 +329,7 @@ def test_pushes_to_the_delivery_branch_start_the_pipeline_and_undeliverable_ones
 
 
 def execution(state: str, trigger: str | None) -> dict[str, Any]:
-    detail: dict[str, Any] = {"pipeline": "mlops-infrastructure", "execution-id": "e-1", "state": state, "version": 3}
+    detail: dict[str, Any] = {"pipeline": "mlops-delivery", "execution-id": "e-1", "state": state, "version": 3}
     if trigger is not None:
         detail["execution-trigger"] = {"trigger-type": trigger, "trigger-detail": "x"}
     return event("aws.codepipeline", "CodePipeline Pipeline Execution State Change", detail)
@@ -338,7 +338,7 @@ def execution(state: str, trigger: str | None) -> dict[str, Any]:
 def test_failures_are_announced_except_the_run_that_creating_the_pipeline_starts(delivery: Template) -> None:
     rule = rule_with(delivery, "Failed")
     pipeline = next(iter(resources(delivery, "AWS::CodePipeline::Pipeline")))
-    pattern = concrete(rule["EventPattern"], {json.dumps({"Ref": pipeline}): "mlops-infrastructure"})
+    pattern = concrete(rule["EventPattern"], {json.dumps({"Ref": pipeline}): "mlops-delivery"})
     for trigger in ("CloudWatchEvent", "StartPipelineExecution", "Webhook", "WebhookV2", None):
         assert matches(pattern, execution("FAILED", trigger)), trigger
     assert not matches(pattern, execution("FAILED", "CreatePipeline"))  # the empty repository's first run

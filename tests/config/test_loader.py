@@ -514,3 +514,11 @@ def test_delivery_defaults(tmp_path: Path) -> None:
     assert config.delivery is not None
     assert config.delivery.branch == "main"
     assert config.delivery.source.codecommit_name == "mlops-platform"
+
+
+def test_an_environment_may_not_take_the_delivery_stages_name(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("  dev:\n", "  delivery:\n"))
+    assert problems_of(path) == [
+        f"{path}: environments: 'delivery' is the name of the stage that holds the repository and the delivery "
+        "pipeline (`cdk deploy 'delivery/*'`): name the environment otherwise"
+    ]

@@ -165,13 +165,14 @@ class BranchProtection(Construct):
                 "allows creating, updating and deleting templates, nothing else.",
             )
         self.template = template
+        self._acknowledge_provider(cdk.Stack.of(self))
 
     @staticmethod
-    def acknowledge_provider(stack: cdk.Stack) -> None:
-        """cdk-nag findings of the singleton function CDK creates for every AwsCustomResource of ``stack``."""
+    def _acknowledge_provider(stack: cdk.Stack) -> None:
+        """cdk-nag findings of the singleton function CDK creates (at the stack's root) for its AwsCustomResources."""
         provider = stack.node.try_find_child("AWS679f53fac002430cb0da5b7982bd2287")
         if provider is None:
-            return
+            raise ValueError(f"{stack.node.path}: CDK's AwsCustomResource provider function was not found")
         acknowledge(
             provider,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from local_pipeline.runner import main
+from local_pipeline.cli import main
 
 sys.exit(main())

@@ -5,6 +5,10 @@ of buckets, roles and keys, ``Fn::ImportValue`` of the storage stack's exports, 
 :func:`load_definition` resolves them the way CloudFormation would, with stable local stand-ins for physical names
 (a bucket's name is its logical id, lowercased), and maps the CDK asset objects the definition points at (step
 code, sample data) to the staged files in ``cdk.out``.
+
+Finding a stage's stacks and templates in the assembly is :mod:`tools.cloud_assembly`'s job (the delivery
+pipeline's Train step reads the same layout); what is local here is resolving the template's intrinsics. Its
+:class:`AssemblyError` is the one error this module raises: the message says what is missing and where.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools import cloud_assembly
+from tools.cloud_assembly import AssemblyError
+
+__all__ = ["AssemblyError", "LocalDefinition", "StackTemplate", "load_definition", "read_stacks"]
+
 PIPELINE_TYPE = "AWS::SageMaker::Pipeline"
 _SUB_VAR = re.compile(r"\$\{([^}]+)\}")
-
-
-class AssemblyError(Exception):
-    """The cloud assembly does not hold what the runner needs; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -43,40 +48,30 @@ class LocalDefinition:
     source: str  # "<template file>#<logical id>", for messages
 
 
-def _stage_directory(cdk_out: Path, stage: str) -> Path:
-    manifest_path = cdk_out / "manifest.json"
-    if not manifest_path.is_file():
+def _stage_manifest(cdk_out: Path, stage: str) -> Path:
+    if not (cdk_out / "manifest.json").is_file():
         raise AssemblyError(f"{cdk_out}: no cloud assembly here (run `make synth` first)")
-    manifest = json.loads(manifest_path.read_text())
-    stages = {
-        props.get("displayName", artifact_id): props["directoryName"]
-        for artifact_id, artifact in manifest.get("artifacts", {}).items()
-        if artifact["type"] == "cdk:cloud-assembly"
-        for props in [artifact.get("properties", {})]
-    }
-    if stage not in stages:
-        raise AssemblyError(f"{cdk_out}: no stage {stage!r}; the assembly has {sorted(stages)}")
-    return cdk_out / str(stages[stage])
+    known = cloud_assembly.stages(cdk_out)
+    if stage not in known:
+        raise AssemblyError(f"{cdk_out}: no stage {stage!r}; the assembly has {sorted(known)}")
+    return cloud_assembly.stage_manifest(cdk_out, stage)
 
 
 def read_stacks(cdk_out: Path, stage: str) -> list[StackTemplate]:
-    directory = _stage_directory(cdk_out, stage)
-    manifest = json.loads((directory / "manifest.json").read_text())
+    """Every stack of ``stage``, with its template and where its environment says it deploys."""
+    manifest = _stage_manifest(cdk_out, stage)
     stacks = []
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        if artifact["type"] != "aws:cloudformation:stack":
-            continue
-        _, _, account_region = artifact["environment"].partition("aws://")
+    for artifact_id, artifact, template in cloud_assembly.stack_templates(manifest):
+        _, _, account_region = str(artifact.get("environment", "")).partition("aws://")
         account, _, region = account_region.partition("/")
-        props = artifact["properties"]
         stacks.append(
             StackTemplate(
                 artifact_id=artifact_id,
-                stack_name=props.get("stackName", artifact_id),
+                stack_name=artifact["properties"].get("stackName", artifact_id),
                 account=account,
                 region=region,
-                template=json.loads((directory / props["templateFile"]).read_text()),
-                directory=directory,
+                template=cloud_assembly.load_json(template),
+                directory=manifest.parent,
             )
         )
     return stacks

@@ -39,7 +39,8 @@ _PIPELINE_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}")
 
 
 class AssemblyError(Exception):
-    """The cloud assembly does not say what to train; the message names the file and the problem."""
+    """The cloud assembly does not say what to train (or what else its reader needs); the message names the file and
+    the problem."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class TrainTarget:
     wait_seconds: int
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a file of the assembly; an :class:`AssemblyError` naming the file otherwise."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -70,7 +72,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _artifacts(manifest: Path, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    artifacts = _load(manifest).get("artifacts", {})
+    artifacts = load_json(manifest).get("artifacts", {})
     if not isinstance(artifacts, dict):
         raise AssemblyError(f"{manifest}: 'artifacts' is not an object")
     for artifact_id, artifact in artifacts.items():
@@ -85,28 +87,38 @@ def _file_property(manifest: Path, artifact_id: str, artifact: dict[str, Any], k
     return manifest.parent / value
 
 
-def stage_manifest(cloud_assembly: Path, stage: str) -> Path:
-    """The manifest of the nested assembly whose display name is ``stage`` (stages nested in stages included)."""
-    found: list[Path] = []
-    names: list[str] = []
+def stages(cloud_assembly: Path) -> dict[str, list[Path]]:
+    """Display name -> manifest(s) of every nested assembly, stages nested in stages included (breadth first)."""
+    found: dict[str, list[Path]] = {}
     pending = [cloud_assembly / "manifest.json"]
     while pending:
         manifest = pending.pop(0)
         for artifact_id, artifact in _artifacts(manifest, NESTED_ASSEMBLY):
             directory = _file_property(manifest, artifact_id, artifact, "directoryName")
             name = str(artifact.get("properties", {}).get("displayName", artifact_id))
-            names.append(name)
-            if name == stage:
-                found.append(directory / "manifest.json")
+            found.setdefault(name, []).append(directory / "manifest.json")
             pending.append(directory / "manifest.json")
+    return found
+
+
+def stage_manifest(cloud_assembly: Path, stage: str) -> Path:
+    """The manifest of the nested assembly whose display name is ``stage`` (stages nested in stages included)."""
+    listed = stages(cloud_assembly)
+    found = listed.get(stage, [])
     if not found:
-        known = ", ".join(sorted(names)) or "none"
+        known = ", ".join(sorted(name for name, manifests in listed.items() for _ in manifests)) or "none"
         raise AssemblyError(
             f"{cloud_assembly / 'manifest.json'}: no stage {stage!r} in this cloud assembly (stages: {known})"
         )
     if len(found) > 1:
         raise AssemblyError(f"{cloud_assembly}: stage {stage!r} is ambiguous: {', '.join(map(str, found))}")
     return found[0]
+
+
+def stack_templates(manifest: Path) -> Iterator[tuple[str, dict[str, Any], Path]]:
+    """(artifact id, artifact, template file) of every CloudFormation stack the assembly ``manifest`` lists."""
+    for artifact_id, artifact in _artifacts(manifest, STACK):
+        yield artifact_id, artifact, _file_property(manifest, artifact_id, artifact, "templateFile")
 
 
 def _literal(template: Path, outputs: dict[str, Any], name: str) -> str:
@@ -133,9 +145,8 @@ def read_target(cloud_assembly: Path, stage: str) -> TrainTarget:
     """The single stack of ``stage`` with the training outputs; :class:`AssemblyError` if there is not exactly one."""
     manifest = stage_manifest(cloud_assembly, stage)
     candidates: list[tuple[str, dict[str, Any], Path, dict[str, Any]]] = []
-    for artifact_id, artifact in _artifacts(manifest, STACK):
-        template = _file_property(manifest, artifact_id, artifact, "templateFile")
-        outputs = _load(template).get("Outputs", {})
+    for artifact_id, artifact, template in stack_templates(manifest):
+        outputs = load_json(template).get("Outputs", {})
         if isinstance(outputs, dict) and any(name in outputs for name in OUTPUTS):
             candidates.append((artifact_id, artifact, template, outputs))
     if not candidates:

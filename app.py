@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, resolve_account
-from config.model_build import pipeline_settings
 from config.naming import DELIVERY_STAGE
 from sagemaker_code.definition.cache import DefinitionBuilds
+from sagemaker_code.definition.settings import pipeline_settings
 
 if TYPE_CHECKING:
     import aws_cdk as cdk

@@ -1,18 +1,16 @@
-"""Settings of the model-build pipeline (the SageMaker Pipeline and its parameter defaults)."""
+"""Settings of the model-build pipeline (the SageMaker Pipeline and its parameter defaults).
+
+Schema only: the definition package turns these settings into its own (``sagemaker_code.definition.settings``).
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
 from config.base import StrictModel
-from sagemaker_code.definition.build import Hyperparameters, PipelineSettings, Sentinels
-
-if TYPE_CHECKING:
-    from config.dataset_spec import DatasetSpec
-    from config.model import PlatformConfig
 
 INSTANCE_TYPE_RE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 S3_PREFIX_RE = re.compile(r"^[A-Za-z0-9!_.*'()/-]+/$")
@@ -35,7 +33,14 @@ class DisparateImpactBounds(StrictModel):
 
 
 class HyperparameterDefaults(StrictModel):
-    """Defaults of the XGBoost hyperparameters (each one is a pipeline parameter)."""
+    """The XGBoost hyperparameters: the one definition of each (type, default, bounds, description).
+
+    Every field is a pipeline parameter (its name in CamelCase) with the environment's value as default, and an
+    argument of the training step, which reads this model's JSON schema from the code bundle (``hyperparameters.json``,
+    see ``sagemaker_code.steps.hyperparameters``) and checks the same bounds. A field needs a description and an int or
+    float type. ``num_round`` and ``early_stopping_rounds`` drive the boosting loop; every other field is passed to
+    XGBoost as a booster parameter of the same name.
+    """
 
     max_depth: int = Field(default=4, ge=1, le=20, description="Maximum tree depth.")
     eta: float = Field(default=0.1, gt=0, le=1, description="Learning rate.")
@@ -46,6 +51,7 @@ class HyperparameterDefaults(StrictModel):
     early_stopping_rounds: int = Field(
         default=30, ge=1, le=1000, description="Stop after this many rounds without validation-AUC gain."
     )
+    seed: int = Field(default=42, ge=0, description="Random seed of XGBoost (row and column subsampling).")
 
 
 class ModelBuildSettings(StrictModel):
@@ -89,42 +95,3 @@ class ModelBuildSettings(StrictModel):
         if value is not None and not S3_PREFIX_RE.fullmatch(value):
             raise ValueError(f"must be an S3 key prefix ending in '/', e.g. 'datasets/credit/', got {value!r}")
         return value
-
-
-def pipeline_name(project: str, env_name: str) -> str:
-    return f"{project}-{env_name}-model-build"
-
-
-def model_package_group_name(project: str, env_name: str) -> str:
-    return f"{project}-{env_name}-models"
-
-
-def pipeline_settings(config: PlatformConfig, env_name: str, spec: DatasetSpec) -> PipelineSettings:
-    """The definition settings of one environment: pure config, no CDK (values CDK owns are sentinels)."""
-    build = config.model_build
-    sentinels = Sentinels()
-    default_input = (
-        f"s3://{sentinels.data_bucket}/{build.input_data_prefix}"
-        if build.input_data_prefix
-        else sentinels.sample_data_uri
-    )
-    hp = build.hyperparameters
-    return PipelineSettings(
-        pipeline_name=pipeline_name(config.project.name, env_name),
-        region=config.environments[env_name].region,
-        model_package_group_name=model_package_group_name(config.project.name, env_name),
-        default_input_uri=default_input,
-        processing_instance_type=build.processing_instance_type,
-        processing_instance_count=build.processing_instance_count,
-        training_instance_type=build.training_instance_type,
-        auc_threshold=build.auc_threshold,
-        cost_margin=build.cost_margin,
-        disparate_impact_lower=build.disparate_impact.lower,
-        disparate_impact_upper=build.disparate_impact.upper,
-        hyperparameters=Hyperparameters(**hp.model_dump()),
-        facets=tuple(facet.name for facet in spec.facets),
-        cache_expire_after=f"P{build.cache_expire_after_days}D",
-        inference_instance_types=tuple(build.inference_instance_types),
-        max_runtime_seconds=build.max_runtime_minutes * 60,
-        sentinels=sentinels,
-    )

@@ -15,7 +15,7 @@ from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
 from config.naming import starter_role_name, train_role_name
-from sagemaker_code.definition.build import PipelineSettings
+from sagemaker_code.definition.settings import PipelineSettings
 from stacks.model_build.stack import ModelBuildStack
 from stacks.storage.stack import StorageStack
 

@@ -1,4 +1,5 @@
-"""Fixtures of the step tests: the shipped dataset spec as the steps receive it, and one end-to-end run.
+"""Fixtures of the step tests: the shipped dataset spec and hyperparameter table as the steps receive them, and one
+end-to-end run.
 
 The end-to-end run (preprocess -> train -> evaluate, which also writes the bias report and the gate file, on the
 German Credit sample, in a temporary folder) is made once per session and shared by the tests that inspect its
@@ -15,7 +16,9 @@ import pytest
 
 from config.dataset_spec import DatasetSpec as SpecModel
 from config.loader import read_yaml
-from sagemaker_code.steps import bias, evaluate, preprocess, train
+from sagemaker_code.definition.settings import hyperparameter_table
+from sagemaker_code.steps import bias, contract, evaluate, preprocess, train
+from sagemaker_code.steps.hyperparameters import table_json
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +36,20 @@ def write_spec_json(path: Path, yaml_path: Path = SPEC_YAML, **overrides: object
     return path
 
 
+def write_hyperparameter_table(path: Path) -> Path:
+    """The table as the bundle carries it: derived from the config schema (sagemaker_code.definition.bundle)."""
+    path.write_text(json.dumps(table_json(hyperparameter_table())), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def spec_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_spec_json(tmp_path_factory.mktemp("spec") / "dataset_spec.json")
+    return write_spec_json(tmp_path_factory.mktemp("spec") / contract.SPEC_FILE)
+
+
+@pytest.fixture(scope="session")
+def hyperparameter_table_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_hyperparameter_table(tmp_path_factory.mktemp("hyperparameters") / contract.HYPERPARAMETER_TABLE)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +63,7 @@ class PipelineRun:
 
     root: Path
     spec_path: Path
+    hyperparameter_table: Path
 
     @property
     def data(self) -> Path:
@@ -84,17 +99,22 @@ class PipelineRun:
 
 
 def run_pipeline(
-    root: Path, input_path: Path, spec_path: Path, *hyperparameters: str, gates: tuple[str, ...] = GATE_ARGS
+    root: Path,
+    input_path: Path,
+    spec_path: Path,
+    table: Path,
+    *hyperparameters: str,
+    gates: tuple[str, ...] = GATE_ARGS,
 ) -> PipelineRun:
     """preprocess -> train -> evaluate through each step's ``main``, as the pipeline runs them."""
-    run = PipelineRun(root=root, spec_path=spec_path)
+    run = PipelineRun(root=root, spec_path=spec_path, hyperparameter_table=table)
     steps = [
         preprocess.main(["--input", str(input_path), "--spec", str(spec_path), "--output", str(run.data)]),
         train.main(
             [
                 *("--train", str(run.data / "train"), "--validation", str(run.data / "validation")),
                 *("--transform", str(run.data / "transform"), "--model-dir", str(run.model)),
-                *("--spec", str(spec_path), *hyperparameters),
+                *("--spec", str(spec_path), "--hyperparameter-table", str(table), *hyperparameters),
             ]
         ),
         evaluate.main(
@@ -110,10 +130,14 @@ def run_pipeline(
 
 def di_of(run: PipelineRun, facet: str) -> float | None:
     """Disparate impact of a facet in the bias report, found by name (as the Evaluate step's bias gate reads it)."""
-    return bias.metric_value(run.analysis(), "post_training_bias_metrics", f"facet_{facet}", "DI")
+    return bias.metric_value(
+        run.analysis(), evaluate.POST_TRAINING, f"{contract.FACET_PREFIX}{facet}", contract.DISPARATE_IMPACT
+    )
 
 
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory: pytest.TempPathFactory, spec_path: Path) -> PipelineRun:
+def sample_run(
+    tmp_path_factory: pytest.TempPathFactory, spec_path: Path, hyperparameter_table_path: Path
+) -> PipelineRun:
     """The four steps on the shipped sample with the pipeline's default hyperparameters."""
-    return run_pipeline(tmp_path_factory.mktemp("sample-run"), SAMPLE, spec_path)
+    return run_pipeline(tmp_path_factory.mktemp("sample-run"), SAMPLE, spec_path, hyperparameter_table_path)

@@ -3,8 +3,9 @@
 Importing the SDK and building a definition costs ~4 s, as much as the rest of a synth. So the app starts one
 background process for all environments before it loads aws-cdk-lib (:func:`DefinitionBuilds.start`), and the
 model-build stacks collect the result (:meth:`DefinitionBuilds.get`) when they need it. Results are stored under a
-key that covers everything a definition depends on: the settings (pure config), the source of
-:mod:`sagemaker_code.definition.build` and the SDK version; a later synth with the same key reads the file instead.
+key that covers everything a definition depends on: the settings (pure config, the hyperparameter table included),
+the source of every module the definition is built from (:func:`definition_sources`) and the versions of the SDK's
+packages; a later synth with the same key reads the file instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from sagemaker_code.definition import build
-from sagemaker_code.definition.build import PipelineSettings
+from sagemaker_code.definition.settings import PipelineSettings
 
 #: Environment of the builder process: no credentials, no metadata service (nothing in it calls AWS).
 _OFFLINE = {
@@ -30,10 +31,28 @@ _OFFLINE = {
 }
 
 
+#: The distributions of the SageMaker Python SDK 3.x that build a definition (``sagemaker`` only pins the others).
+SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-serve", "sagemaker-train")
+REPO_ROOT = Path(build.__file__).resolve().parents[2]
+
+
 def definition_sources() -> list[Path]:
-    """Every module a definition is built from: this package's and the step-code contract it shares."""
+    """Every module a definition is built from: this package's, and the project modules it imports (the step-code
+    contract and hyperparameter table, config's naming and hyperparameter model). A test checks the list against the
+    package's imports."""
     package = Path(build.__file__).resolve().parent
-    return [*sorted(package.glob("*.py")), package.parent / "steps" / "contract.py"]
+    steps, config = REPO_ROOT / "sagemaker_code" / "steps", REPO_ROOT / "config"
+    return [
+        *sorted(package.glob("*.py")),
+        steps / "contract.py",
+        steps / "hyperparameters.py",
+        config / "naming.py",
+        config / "model_build.py",
+    ]
+
+
+def sdk_versions() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in SDK_DISTRIBUTIONS]
 
 
 def cache_key(settings: PipelineSettings) -> str:
@@ -41,7 +60,8 @@ def cache_key(settings: PipelineSettings) -> str:
     digest.update(json.dumps(settings.to_dict(), sort_keys=True).encode())
     for source in definition_sources():
         digest.update(source.read_bytes())
-    digest.update(metadata.version("sagemaker").encode())
+    for version in sdk_versions():
+        digest.update(version.encode())
     return digest.hexdigest()[:32]
 
 
@@ -78,7 +98,7 @@ class DefinitionBuilds:
                     str(work / "settings.json"),
                     str(work / "out.json"),
                 ],
-                cwd=Path(build.__file__).resolve().parents[2],
+                cwd=REPO_ROOT,
                 env={**os.environ, **_OFFLINE},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

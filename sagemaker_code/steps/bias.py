@@ -48,15 +48,18 @@ import numpy as np
 if not __package__:  # run as a file (python .../bias.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
+from sagemaker_code.steps import contract
 from sagemaker_code.steps.common import StepError, input_files, read_json, run_step, write_json
 from sagemaker_code.steps.metrics import Confusion, difference, ratio
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path("/opt/ml/processing/input/config/analysis_config.json")
-DEFAULT_DATA = Path("/opt/ml/processing/input/data")
-DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
-ANALYSIS_FILE = "analysis.json"
+#: Where a SageMaker Clarify processing job finds its inputs (not a step of this pipeline: the Evaluate step calls
+#: :func:`run`; the command line is for comparing with Clarify on the same files).
+DEFAULT_CONFIG = Path(contract.processing_input("config")) / contract.ANALYSIS_CONFIG
+DEFAULT_DATA = Path(contract.processing_input("data"))
+DEFAULT_OUTPUT = Path(contract.PROCESSING_OUTPUT)
+ANALYSIS_FILE = contract.ANALYSIS
 
 
 @dataclass(frozen=True)
@@ -350,7 +353,7 @@ def run(config_path: Path, data_path: Path, output: Path) -> dict[str, object]:
     return analysis
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Bias metrics in SageMaker Clarify's formats (what the Evaluate step computes)", allow_abbrev=False
     )
@@ -359,7 +362,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data", type=Path, default=DEFAULT_DATA, help="the dataset: a CSV file or a folder of .csv files"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="folder of analysis.json")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return run_step("bias", lambda: run(args.config, args.data, args.output))
 
 

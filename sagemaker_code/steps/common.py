@@ -79,6 +79,12 @@ def input_files(path: Path, what: str) -> list[Path]:
     return files
 
 
+def split_file(split: str) -> str:
+    """The XGBoost CSV file of a split, in the preprocess output folder of the same name (Train and Evaluate read
+    it)."""
+    return f"{split}.csv"
+
+
 def read_xgboost_csv(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(labels, features) of an XGBoost CSV file written by the preprocess step: label first, no header."""
     if not path.is_file():

@@ -25,6 +25,10 @@ CODE_INPUT = "code"
 #: The validated dataset spec, inside the code bundle at its root (next to the ``sagemaker_code`` package).
 SPEC_FILE = "dataset_spec.json"
 SPEC_PATH = f"{CODE_DIR}/{SPEC_FILE}"
+#: The hyperparameter table (name, type, default, bounds, description of each; derived from the config schema at
+#: synth), inside the code bundle at its root: the training step builds its arguments and checks from it.
+HYPERPARAMETER_TABLE = "hyperparameters.json"
+HYPERPARAMETER_TABLE_PATH = f"{CODE_DIR}/{HYPERPARAMETER_TABLE}"
 #: The training program of script mode: a launcher at the bundle root (see sagemaker_code.definition.bundle).
 TRAIN_PROGRAM = "train.py"
 #: Script-mode training: channels under ``<TRAINING_CHANNELS>/<channel>``, the model folder, and the toolkit's
@@ -34,9 +38,11 @@ MODEL_DIR = f"{CONTAINER_ROOT}/model"
 SM_CHANNEL_PREFIX = "SM_CHANNEL_"
 SM_MODEL_DIR = "SM_MODEL_DIR"
 SM_HPS = "SM_HPS"
-#: Serving (script mode): the program and where the model's code folder is unpacked.
+#: Serving (script mode): the program and where the model's code folder is unpacked (the Train step writes the
+#: folder ``<model dir>/<SERVING_CODE_FOLDER>``, which the model archive carries to ``SERVING_CODE_DIR``).
 SERVING_PROGRAM = "inference.py"
-SERVING_CODE_DIR = f"{MODEL_DIR}/code"
+SERVING_CODE_FOLDER = "code"
+SERVING_CODE_DIR = f"{MODEL_DIR}/{SERVING_CODE_FOLDER}"
 
 
 def processing_input(name: str) -> str:
@@ -59,6 +65,14 @@ def training_channel(channel: str) -> str:
 #: The Python modules the processing steps run (``python3 -m <module>`` from the unpacked bundle).
 PREPROCESS_MODULE = "sagemaker_code.steps.preprocess"
 EVALUATE_MODULE = "sagemaker_code.steps.evaluate"
+#: The module the training launcher (``TRAIN_PROGRAM``) runs.
+TRAIN_MODULE = "sagemaker_code.steps.train"
+
+#: Names of the pipeline's steps (the gates' steps are in ``GATE_SEQUENCE``).
+PREPROCESS_STEP = "Preprocess"
+TRAIN_STEP = "Train"
+EVALUATE_STEP = "Evaluate"
+REGISTER_STEP = "Register"
 
 #: Preprocess: the raw data input, and its outputs (one folder each).
 DATA_INPUT = "data"
@@ -110,6 +124,8 @@ FACET_PREFIX = "facet_"
 #: The Clarify methods Evaluate computes (metrics are read by name, never by position).
 PRE_TRAINING_METHODS = ("CI", "DPL")
 POST_TRAINING_METHODS = ("DI", "DPPL", "RD")
+#: The method the bias gate reads (disparate impact, post-training).
+DISPARATE_IMPACT = "DI"
 
 # ---- gates ------------------------------------------------------------------------------------------------------
 
@@ -124,18 +140,21 @@ class Gate:
 
     @property
     def passed_path(self) -> str:
-        return f"{self.key}.passed"
+        return f"{self.key}.{GATE_PASSED_FIELD}"
 
     @property
     def message_path(self) -> str:
-        return f"{self.key}.message"
+        return f"{self.key}.{GATE_MESSAGE_FIELD}"
 
 
+#: The fields of a gate's entry in gates.json that the condition step and its Fail step read.
+GATE_PASSED_FIELD = "passed"
+GATE_MESSAGE_FIELD = "message"
+QUALITY_GATE = Gate("quality", "QualityGate", "QualityGateFailed")
+COST_GATE = Gate("cost", "CostGate", "CostGateFailed")
+BIAS_GATE = Gate("bias", "BiasGate", "BiasGateFailed")
 #: In the order the condition steps check them.
-GATE_SEQUENCE = (
-    Gate("quality", "QualityGate", "QualityGateFailed"),
-    Gate("cost", "CostGate", "CostGateFailed"),
-    Gate("bias", "BiasGate", "BiasGateFailed"),
-)
-#: ``passed`` of a gate that lets the model through.
+GATE_SEQUENCE = (QUALITY_GATE, COST_GATE, BIAS_GATE)
+#: ``passed`` of a gate that lets the model through, and of one that stops it.
 GATE_PASSED = 1
+GATE_FAILED = 0

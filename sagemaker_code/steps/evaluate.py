@@ -46,32 +46,33 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the to
 if not __package__:  # run as a file (python .../evaluate.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
-from sagemaker_code.steps import bias
-from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, write_json
+from sagemaker_code.steps import bias, contract
+from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, split_file, write_json
 from sagemaker_code.steps.cost import ConstantCosts
 from sagemaker_code.steps.gates import GatedScores, GateThresholds, gate_report
-from sagemaker_code.steps.inference import MODEL_FILE, TRANSFORM_FILE, ServingModel, load_model
+from sagemaker_code.steps.inference import MODEL_FILE, ServingModel, load_model
 from sagemaker_code.steps.metrics import Confusion, Interval, bootstrap_samples, percentile_interval, roc_auc, roc_curve
 from sagemaker_code.steps.metrics import standard_deviation as std
-from sagemaker_code.steps.preprocess import read_table
+from sagemaker_code.steps.preprocess import TEST_RAW_FILE, read_table
 from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Facet, load_spec
-from sagemaker_code.steps.transform import TransformFileError, TransformInputError, parse_number
+from sagemaker_code.steps.transform import TRANSFORM_FILE, TransformFileError, TransformInputError, parse_number
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = Path("/opt/ml/processing/input/model")
-DEFAULT_TEST = Path("/opt/ml/processing/input/test")
-DEFAULT_SPEC = Path("/opt/ml/processing/input/spec/dataset_spec.json")
-DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
+#: The container paths the pipeline definition passes (a test checks that they agree).
+DEFAULT_MODEL = Path(contract.processing_input(contract.MODEL_INPUT))
+DEFAULT_TEST = Path(contract.processing_input(contract.TEST_INPUT))
+DEFAULT_SPEC = Path(contract.SPEC_PATH)
+DEFAULT_OUTPUT = Path(contract.PROCESSING_OUTPUT)
 BOOTSTRAP_RESAMPLES = 1000
 #: Coverage of the bootstrap percentile intervals of the gated metrics.
 CONFIDENCE = 0.95
 #: Largest difference tolerated between scoring test.csv and scoring the raw rows through the transform.
 SKEW_TOLERANCE = 1e-6
 #: Clarify methods of the bias report; the bias gate reads DI by name (sagemaker_code.steps.bias.metric_value).
-PRE_TRAINING_METHODS = ("CI", "DPL")
-POST_TRAINING_METHODS = ("DI", "DPPL", "RD")
-POST_TRAINING = "post_training_bias_metrics"
+PRE_TRAINING_METHODS = contract.PRE_TRAINING_METHODS
+POST_TRAINING_METHODS = contract.POST_TRAINING_METHODS
+POST_TRAINING = bias.STAGE_OUTPUT["post_training_bias"]
 
 
 def load_model_artifacts(path: Path) -> ServingModel:
@@ -128,16 +129,17 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
         )
     if label.decision_threshold is None:  # pragma: no cover - load_model refuses such a transform.json
         raise StepError("the model's transform.json has no decision threshold")
-    y, features = read_xgboost_csv(test_dir / "test.csv", "test data")
+    test_file, raw_file = test_dir / split_file(contract.TEST_INPUT), test_dir / TEST_RAW_FILE
+    y, features = read_xgboost_csv(test_file, "test data")
     expected = len(model.transform.feature_names)
     if features.shape[1] != expected:
         raise StepError(
-            f"{test_dir / 'test.csv'} has {features.shape[1]} features, the model takes {expected}: the model and "
+            f"{test_file} has {features.shape[1]} features, the model takes {expected}: the model and "
             "the test split come from different preprocess runs"
         )
     probabilities = model.predict_features(features)
     raw_format = CsvFormat(header=True, delimiter=",", missing_values=spec.format.missing_values)
-    raw = read_table(test_dir / "test_raw.csv", spec.column_names, raw_format).frame
+    raw = read_table(raw_file, spec.column_names, raw_format).frame
     if len(raw) != y.size:
         raise StepError(f"{test_dir}: test.csv has {y.size} rows but test_raw.csv has {len(raw)}")
     if not np.array_equal(raw[spec.label.column].to_numpy() == spec.label.positive, y == 1):
@@ -145,7 +147,7 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
     try:
         skew = float(np.max(np.abs(model.predict_proba(raw) - probabilities)))
     except TransformInputError as exc:
-        raise StepError(f"{test_dir / 'test_raw.csv'}: {exc}") from None
+        raise StepError(f"{raw_file}: {exc}") from None
     if skew > SKEW_TOLERANCE:
         raise StepError(
             f"training/serving skew: the raw test rows scored through transform.json differ from test.csv by up "
@@ -215,7 +217,7 @@ def evaluation_report(
         "binary_classification_metrics": metrics,
         "spec_name": spec.name,
         "positive_label": spec.label.positive,
-        "decision_threshold": scores.decision_threshold,
+        contract.DECISION_THRESHOLD: scores.decision_threshold,
         "rows": int(y.size),
         "cost": {
             "model_per_row": values["cost_weighted_error"],
@@ -315,32 +317,35 @@ def evaluate(
     scores = score_test_split(load_model_artifacts(model_path), test_dir, spec)
     samples = bootstrap(scores, spec, facets_of(scores, spec), resamples)
     report = evaluation_report(scores, spec, samples, resamples)
-    write_json(output / "evaluation" / "evaluation.json", report)
+    write_json(output / contract.EVALUATION.output / contract.EVALUATION.path, report)
     dataset, config = bias_inputs(scores, spec)
-    bias_dir = output / "bias"
+    bias_dir = output / contract.BIAS_OUTPUT
     bias_dir.mkdir(parents=True, exist_ok=True)
-    (bias_dir / "dataset.csv").write_text(dataset, encoding="utf-8")
-    write_json(bias_dir / "analysis_config.json", config)
+    (bias_dir / contract.BIAS_DATASET).write_text(dataset, encoding="utf-8")
+    write_json(bias_dir / contract.ANALYSIS_CONFIG, config)
     if spec.facets:  # Clarify's format needs at least one facet
-        analysis = bias.run(bias_dir / "analysis_config.json", bias_dir / "dataset.csv", bias_dir)
+        analysis = bias.run(bias_dir / contract.ANALYSIS_CONFIG, bias_dir / contract.BIAS_DATASET, bias_dir)
     else:
         analysis = {"version": "1.0"}
-        write_json(bias_dir / bias.ANALYSIS_FILE, analysis)
+        write_json(bias_dir / contract.ANALYSIS, analysis)
     gates = gate_report(
         GatedScores(scores.y, scores.probabilities, scores.predicted, scores.decision_threshold),
         facets_of(scores, spec),
         disparate_impacts={
-            facet.name: bias.metric_value(analysis, POST_TRAINING, facet.bias_column, "DI") for facet in spec.facets
+            facet.name: bias.metric_value(analysis, POST_TRAINING, facet.bias_column, contract.DISPARATE_IMPACT)
+            for facet in spec.facets
         },
         intervals=gated_intervals(samples, spec),
         thresholds=thresholds,
         spec=spec,
     )
-    write_json(output / "gates" / "gates.json", gates)
+    write_json(output / contract.GATES.output / contract.GATES.path, gates)
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The step's arguments; every path defaults to what the pipeline definition passes, the gate settings are the
+    pipeline's parameters."""
     parser = argparse.ArgumentParser(
         description="Evaluate the model on the test split (evaluate step)", allow_abbrev=False
     )
@@ -348,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model", type=Path, default=DEFAULT_MODEL, help="model.tar.gz, a folder holding it, or a model folder"
     )
     parser.add_argument("--test", type=Path, default=DEFAULT_TEST, help="test output of the preprocess step")
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON written by the app")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON (the code bundle's)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="root of the output folders")
     parser.add_argument(
         "--bootstrap-resamples",
@@ -363,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     gates.add_argument("--di-lower", type=float, required=True, help="bias gate: lowest disparate impact")
     gates.add_argument("--di-upper", type=float, required=True, help="bias gate: highest disparate impact")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.bootstrap_resamples < 2:
         parser.error(f"--bootstrap-resamples must be at least 2, got {args.bootstrap_resamples}")

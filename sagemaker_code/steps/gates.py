@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sagemaker_code.steps import contract
 from sagemaker_code.steps.common import StepError
 from sagemaker_code.steps.cost import ConstantCosts, expected_cost
 from sagemaker_code.steps.metrics import Interval, ratio, roc_auc
@@ -32,7 +33,7 @@ from sagemaker_code.steps.spec import DatasetSpec, Facet
 logger = logging.getLogger(__name__)
 
 #: The gates, in the order the pipeline's condition steps check them.
-GATES = ("quality", "cost", "bias")
+GATES = tuple(gate.key for gate in contract.GATE_SEQUENCE)
 
 #: CloudWatch/SageMaker show at most 1300 characters of a pipeline's failure reason; stay well below.
 MAX_MESSAGE = 1000
@@ -83,6 +84,14 @@ def _interval(interval: Interval | None) -> dict[str, float | int] | None:
     return None if interval is None else interval.as_dict()
 
 
+def _verdict(passed: bool, message: str) -> dict[str, object]:
+    """The two fields of a gate that the pipeline reads: the condition step's and the Fail step's."""
+    return {
+        contract.GATE_PASSED_FIELD: contract.GATE_PASSED if passed else contract.GATE_FAILED,
+        contract.GATE_MESSAGE_FIELD: message,
+    }
+
+
 def quality_gate(auc: float | None, interval: Interval | None, threshold: float) -> dict[str, object]:
     if auc is None:
         passed = False
@@ -98,8 +107,7 @@ def quality_gate(auc: float | None, interval: Interval | None, threshold: float)
             f"{verdict} the threshold {threshold:g}"
         )
     return {
-        "passed": int(passed),
-        "message": message,
+        **_verdict(passed, message),
         "auc": auc,
         "auc_interval": _interval(interval),
         "threshold": threshold,
@@ -136,8 +144,7 @@ def cost_gate(
         else f"it must cost at most {_number(limit)} (margin {margin * 100:g}%)"
     )
     return {
-        "passed": int(passed),
-        "message": head + tail,
+        **_verdict(passed, head + tail),
         "model_cost_per_row": model_cost,
         "model_cost_interval": _interval(interval),
         "constant_costs_per_row": constants.as_dict(),
@@ -248,7 +255,7 @@ def bias_gate(
         message = _fit(f"Bias gate passed: disparate impact within [{lower:g}, {upper:g}] for every facet", passing)
     else:
         message = _fit(f"Bias gate failed: disparate impact must be within [{lower:g}, {upper:g}]", failing + passing)
-    return {"passed": int(passed), "message": message, "lower": lower, "upper": upper, "facets": results}
+    return {**_verdict(passed, message), "lower": lower, "upper": upper, "facets": results}
 
 
 def _fit(head: str, parts: list[str]) -> str:
@@ -290,8 +297,8 @@ def gate_report(
     """
     y, predicted, cost = scores.y, scores.predicted, spec.cost_matrix
     report: dict[str, object] = {
-        "quality": quality_gate(roc_auc(y, scores.probabilities), intervals["auc"], thresholds.auc),
-        "cost": cost_gate(
+        contract.QUALITY_GATE.key: quality_gate(roc_auc(y, scores.probabilities), intervals["auc"], thresholds.auc),
+        contract.COST_GATE.key: cost_gate(
             expected_cost(y, predicted, cost.false_positive, cost.false_negative),
             intervals["cost_per_row"],
             ConstantCosts.of(y, cost.false_positive, cost.false_negative),
@@ -299,7 +306,7 @@ def gate_report(
             decision_threshold=scores.decision_threshold,
             spec=spec,
         ),
-        "bias": bias_gate(
+        contract.BIAS_GATE.key: bias_gate(
             facets,
             y,
             predicted,
@@ -314,5 +321,5 @@ def gate_report(
     for gate in GATES:
         entry = report[gate]
         assert isinstance(entry, dict)  # noqa: S101 - built just above
-        logger.info("%s", entry["message"])
+        logger.info("%s", entry[contract.GATE_MESSAGE_FIELD])
     return report

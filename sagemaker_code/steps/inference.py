@@ -40,7 +40,7 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the to
 import xgboost as xgb
 from sagemaker_inference.errors import GenericInferenceToolkitError  # type: ignore[import-untyped]
 
-from sagemaker_code.steps.transform import Transform, TransformInputError
+from sagemaker_code.steps.transform import TRANSFORM_FILE, Transform, TransformInputError
 
 if TYPE_CHECKING:
     import flask
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "xgboost-model.json"
-TRANSFORM_FILE = "transform.json"
 CSV = "text/csv"
 JSON = "application/json"
 

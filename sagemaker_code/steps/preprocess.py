@@ -44,11 +44,12 @@ import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the to
 if not __package__:  # run as a file (python .../preprocess.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
-from sagemaker_code.steps.common import StepError, input_files, run_step, write_json
+from sagemaker_code.steps import contract
+from sagemaker_code.steps.baseline import data_quality_baseline
+from sagemaker_code.steps.common import StepError, input_files, run_step, split_file, write_json
 from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Label, Split, load_spec
 from sagemaker_code.steps.transform import (
-    INTEGER_RE,
-    NUMBER_RE,
+    TRANSFORM_FILE,
     TransformInputError,
     fit,
     parse_number,
@@ -56,18 +57,16 @@ from sagemaker_code.steps.transform import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INPUT = Path("/opt/ml/processing/input/data")
-DEFAULT_SPEC = Path("/opt/ml/processing/input/spec/dataset_spec.json")
-DEFAULT_OUTPUT = Path("/opt/ml/processing/output")
-SPLITS = ("train", "validation", "test")
+#: The container paths the pipeline definition passes (a test checks that they agree).
+DEFAULT_INPUT = Path(contract.processing_input(contract.DATA_INPUT))
+DEFAULT_SPEC = Path(contract.SPEC_PATH)
+DEFAULT_OUTPUT = Path(contract.PROCESSING_OUTPUT)
+SPLITS = contract.SPLITS
+#: The raw test rows (evaluate scores them through the transform, as serving does) and the step's own report.
+TEST_RAW_FILE = "test_raw.csv"
+REPORT_FILE = "preprocess.json"
 #: How many offending rows a message quotes.
 EXAMPLES = 5
-#: Model Monitor's KLL sketch parameters and its number of histogram buckets.
-KLL_K = 2048
-KLL_C = 0.64
-HISTOGRAM_BUCKETS = 10
-#: A string feature with at most this many distinct values gets a domain constraint (categorical_values_check).
-MAX_DOMAIN_SIZE = 50
 
 
 class DataValidationError(StepError):
@@ -266,127 +265,6 @@ def stratified_split(y: np.ndarray, label: Label, split: Split) -> dict[str, np.
     return {name: np.array(sorted(rows), dtype=np.int64) for name, rows in parts.items()}
 
 
-def _kll_sketch(values: list[float]) -> list[list[float]]:
-    """Compactor levels of a KLL sketch: level h holds items of weight 2**h, at most k per level.
-
-    Up to k values this is exact (every value at level 0, as Model Monitor writes it). Beyond k, a level is compacted
-    the KLL way: sorted, every other item promoted to the next level (deterministically the odd positions), an odd
-    item left behind; the total weight stays the number of values.
-    """
-    levels = [list(values)]
-    while len(levels[-1]) > KLL_K:
-        top = sorted(levels[-1])
-        keep = top[-1:] if len(top) % 2 else []
-        levels[-1] = keep
-        levels.append(top[1 : len(top) - len(keep) : 2])
-    return levels
-
-
-def _histogram(values: np.ndarray) -> list[dict[str, float]]:
-    low, high = float(values.min()), float(values.max())
-    if low == high:
-        return [{"lower_bound": low, "upper_bound": high, "count": float(values.size)}]
-    edges = np.linspace(low, high, HISTOGRAM_BUCKETS + 1)
-    counts, _ = np.histogram(values, bins=edges)
-    return [
-        {"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]), "count": float(counts[i])}
-        for i in range(HISTOGRAM_BUCKETS)
-    ]
-
-
-def _inferred_type(present: list[str]) -> str:
-    """Model Monitor's inferred type of a column from its text, so that it agrees with the monitor's own inference."""
-    if present and all(INTEGER_RE.fullmatch(value) for value in present):
-        return "Integral"
-    if present and all(NUMBER_RE.fullmatch(value) for value in present):
-        return "Fractional"
-    return "String"
-
-
-def data_quality_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[dict[str, object], dict[str, object]]:
-    """statistics.json and constraints.json of Model Monitor's DataQuality baseline for ``columns`` of ``frame``."""
-    rows = len(frame)
-    statistics: list[dict[str, object]] = []
-    constraints: list[dict[str, object]] = []
-    for name in columns:
-        values: list[str | None] = frame[name].tolist()
-        present = [value for value in values if value is not None]
-        common = {"num_present": len(present), "num_missing": rows - len(present)}
-        kind = _inferred_type(present)
-        constraint: dict[str, object] = {
-            "name": name,
-            "inferred_type": kind,
-            "completeness": len(present) / rows if rows else 0.0,
-        }
-        if kind == "String":
-            counts = Counter(present)
-            buckets = [{"value": value, "count": count} for value, count in sorted(counts.items(), key=_by_count)]
-            statistics.append(
-                {
-                    "name": name,
-                    "inferred_type": kind,
-                    "string_statistics": {
-                        "common": common,
-                        "distinct_count": float(len(counts)),
-                        "distribution": {"categorical": {"buckets": buckets}},
-                    },
-                }
-            )
-            if len(counts) <= MAX_DOMAIN_SIZE:
-                constraint["string_constraints"] = {"domains": sorted(counts)}
-        else:
-            numbers = np.array([float(value) for value in present], dtype=np.float64)
-            statistics.append(
-                {
-                    "name": name,
-                    "inferred_type": kind,
-                    "numerical_statistics": {
-                        "common": common,
-                        "mean": float(numbers.mean()),
-                        "sum": float(numbers.sum()),
-                        "std_dev": float(numbers.std()),
-                        "min": float(numbers.min()),
-                        "max": float(numbers.max()),
-                        "distribution": {
-                            "kll": {
-                                "buckets": _histogram(numbers),
-                                "sketch": {
-                                    "parameters": {"c": KLL_C, "k": float(KLL_K)},
-                                    "data": _kll_sketch(numbers.tolist()),
-                                },
-                            }
-                        },
-                    },
-                }
-            )
-            constraint["num_constraints"] = {"is_non_negative": bool(numbers.min() >= 0)}
-        constraints.append(constraint)
-    return (
-        {"version": 0.0, "dataset": {"item_count": rows}, "features": statistics},
-        {
-            "version": 0.0,
-            "features": constraints,
-            "monitoring_config": {
-                "evaluate_constraints": "Enabled",
-                "emit_metrics": "Enabled",
-                "datatype_check_threshold": 1.0,
-                "domain_content_threshold": 1.0,
-                "distribution_constraints": {
-                    "perform_comparison": "Enabled",
-                    "comparison_threshold": 0.1,
-                    "comparison_method": "Robust",
-                    "categorical_comparison_threshold": 0.1,
-                    "categorical_drift_method": "LInfinity",
-                },
-            },
-        },
-    )
-
-
-def _by_count(item: tuple[str, int]) -> tuple[int, str]:
-    return -item[1], item[0]
-
-
 def spec_digest(spec: DatasetSpec) -> str:
     return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode()).hexdigest()
 
@@ -402,8 +280,8 @@ def fingerprint(root: Path, rows: int, spec: DatasetSpec) -> dict[str, object]:
             {"name": _display_name(path, root), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         )
     return {
-        "sha256": digest.hexdigest(),
-        "rows": rows,
+        contract.FINGERPRINT_SHA256: digest.hexdigest(),
+        contract.FINGERPRINT_ROWS: rows,
         "files": files,
         "spec_name": spec.name,
         "spec_sha256": spec_digest(spec),
@@ -451,35 +329,40 @@ def preprocess(input_path: Path, spec: DatasetSpec, output: Path) -> dict[str, o
         raise DataValidationError(f"train split: {exc}") from None
     for name in SPLITS:
         features = transform.apply(frames[name])
-        _write_text(output / name / f"{name}.csv", _xgboost_csv(y[splits[name]], features))
+        _write_text(output / name / split_file(name), _xgboost_csv(y[splits[name]], features))
         logger.info("%s: %d rows, %d features", name, features.shape[0], features.shape[1])
-    _write_text(output / "test" / "test_raw.csv", _raw_csv(frames["test"]))
-    _write_text(output / "transform" / "transform.json", transform.to_json())
+    _write_text(output / contract.TEST_INPUT / TEST_RAW_FILE, _raw_csv(frames["test"]))
+    _write_text(output / contract.TRANSFORM_OUTPUT / TRANSFORM_FILE, transform.to_json())
     feature_names = tuple(column.name for column in spec.feature_columns)
     statistics, constraints = data_quality_baseline(frames["train"], feature_names)
-    write_json(output / "baseline" / "statistics.json", statistics)
-    write_json(output / "baseline" / "constraints.json", constraints)
+    write_json(output / contract.BASELINE_OUTPUT / contract.BASELINE_STATISTICS, statistics)
+    write_json(output / contract.BASELINE_OUTPUT / contract.BASELINE_CONSTRAINTS, constraints)
     input_print = fingerprint(input_path, len(y), spec)
-    write_json(output / "fingerprint" / "fingerprint.json", input_print)
+    write_json(output / contract.FINGERPRINT.output / contract.FINGERPRINT.path, input_print)
     report: dict[str, object] = {
         "spec_name": spec.name,
         "rows": {"input": len(y), **{name: len(rows) for name, rows in splits.items()}},
         "class_balance": {name: _class_balance(y[rows], spec.label) for name, rows in splits.items()},
         "features": {"raw": len(feature_names), "transformed": len(transform.feature_names)},
-        "input_sha256": input_print["sha256"],
+        "input_sha256": input_print[contract.FINGERPRINT_SHA256],
     }
-    write_json(output / "report" / "preprocess.json", report)
+    write_json(output / contract.REPORT_OUTPUT / REPORT_FILE, report)
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The step's arguments; every path defaults to what the pipeline definition passes."""
     parser = argparse.ArgumentParser(
         description="Validate, split and transform the raw data (preprocess step)", allow_abbrev=False
     )
     parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, help="input file or folder of files")
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON written by the app")
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON (the code bundle's)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="root of the output folders")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return run_step("preprocess", lambda: preprocess(args.input, load_spec(args.spec), args.output))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sagemaker_code.steps import contract
 from sagemaker_code.steps.common import StepError, read_json
 
 ColumnType = Literal["numeric", "categorical"]
@@ -72,7 +73,7 @@ class Facet:
     @property
     def bias_column(self) -> str:
         """Column of the bias dataset: 1 for the disadvantaged group."""
-        return f"facet_{self.name}"
+        return f"{contract.FACET_PREFIX}{self.name}"
 
 
 @dataclass(frozen=True)

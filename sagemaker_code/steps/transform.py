@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # only for annotations: serving ships this module without spe
     from sagemaker_code.steps.spec import DatasetSpec
 
 FORMAT_VERSION = 1
+#: The file name of a saved transform: in Preprocess' transform output and in the model folder (serving reads it).
+TRANSFORM_FILE = "transform.json"
 NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 INTEGER_RE = re.compile(r"^[+-]?\d+$")
 #: XGBoost refuses these characters in feature names.

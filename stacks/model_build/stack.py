@@ -110,7 +110,7 @@ class ModelBuildStack(cdk.Stack):
         if (sample_data is None) == (input_data_prefix is None):
             raise ValueError(f"{self.node.path}: give exactly one of sample_data and input_data_prefix")
 
-        bundle = write_bundle(BUILD_DIR / "step-code", dataset_spec)
+        bundle = write_bundle(BUILD_DIR / "step-code", dataset_spec, hyperparameters=settings.hyperparameter_table)
         code = s3_assets.Asset(self, "StepCode", path=str(bundle))
         sample = s3_assets.Asset(self, "SampleData", path=str(sample_data)) if sample_data else None
         #: Lineage: recorded as the default of the pipeline's fingerprint parameter and as a stack output.

@@ -1,16 +1,21 @@
-"""The step-code bundle is reproducible and holds exactly the container step code, which imports nothing else."""
+"""The step-code bundle is reproducible and holds exactly the container step code (which imports nothing else), the
+spec and the hyperparameter table, where the steps look for them."""
 
 from __future__ import annotations
 
 import ast
 import io
+import json
 import subprocess
 import sys
 import sysconfig
 import tarfile
 from pathlib import Path
 
-from sagemaker_code.definition.bundle import PACKAGE_DIR, SPEC_FILE_NAME, build_bundle, write_bundle
+from sagemaker_code.definition.bundle import PACKAGE_DIR, build_bundle, write_bundle
+from sagemaker_code.definition.settings import hyperparameter_table
+from sagemaker_code.steps import contract
+from sagemaker_code.steps.hyperparameters import Hyperparameter, parse_table
 
 SPEC = {"name": "t", "columns": []}
 #: What the SageMaker XGBoost 3.2-0 image provides besides the standard library (its pyproject.toml).
@@ -30,10 +35,37 @@ def test_bundle_changes_with_the_spec() -> None:
     assert build_bundle(SPEC) != build_bundle({**SPEC, "name": "u"})
 
 
+def test_bundle_changes_with_the_hyperparameter_table() -> None:
+    table = hyperparameter_table()
+    other = (*table[:-1], Hyperparameter(table[-1].name, table[-1].json_type, table[-1].default, "Another text."))
+    assert build_bundle(SPEC, hyperparameters=table) == build_bundle(SPEC)  # the default: the config schema's
+    assert build_bundle(SPEC, hyperparameters=other) != build_bundle(SPEC)
+
+
+def member(data: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        extracted = archive.extractfile(name)
+        assert extracted is not None
+        return extracted.read()
+
+
+def test_the_table_in_the_bundle_is_the_config_schemas() -> None:
+    """What the training step reads back is what the definition made pipeline parameters of."""
+    carried = parse_table(json.loads(member(build_bundle(SPEC), contract.HYPERPARAMETER_TABLE)), "bundle")
+    assert carried == hyperparameter_table()
+    assert json.loads(member(build_bundle(SPEC), contract.SPEC_FILE)) == SPEC
+
+
 def test_bundle_holds_the_step_package_the_spec_and_the_launcher_and_nothing_else() -> None:
     content = names(build_bundle(SPEC))
     steps = sorted(f"sagemaker_code/steps/{path.name}" for path in PACKAGE_DIR.glob("*.py"))
-    assert content == ["sagemaker_code/__init__.py", *steps, SPEC_FILE_NAME, "train.py"]
+    assert content == [
+        "sagemaker_code/__init__.py",
+        *steps,
+        contract.SPEC_FILE,
+        contract.HYPERPARAMETER_TABLE,
+        contract.TRAIN_PROGRAM,
+    ]
     for step in ("preprocess", "train", "evaluate", "bias", "inference", "spec", "transform", "contract"):
         assert f"sagemaker_code/steps/{step}.py" in content
 
@@ -87,4 +119,24 @@ def test_the_launcher_runs_the_training_program_from_the_unpacked_bundle(tmp_pat
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "usage: train.py" in result.stdout
-    assert "--early_stopping_rounds" in result.stdout
+    # the table was found where the step looks by default: every hyperparameter is an argument
+    for row in hyperparameter_table():
+        assert f"--{row.name} {row.kind.__name__.upper()}" in result.stdout
+
+
+def test_from_the_unpacked_bundle_the_train_defaults_are_the_bundled_files(tmp_path: Path) -> None:
+    """Script mode unpacks the bundle into /opt/ml/code: the train step's default spec and table are its files."""
+    with tarfile.open(fileobj=io.BytesIO(build_bundle(SPEC)), mode="r:gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    purelib = sysconfig.get_paths()["purelib"]
+    script = (
+        f"import sys; sys.path[:0] = ['', {purelib!r}]; from sagemaker_code.steps import train; "
+        "args, hp = train.parse_args([], {}); print(args.spec); print(args.hyperparameter_table)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    spec, table = result.stdout.split()
+    assert Path(spec) == tmp_path / contract.SPEC_FILE
+    assert Path(table) == tmp_path / contract.HYPERPARAMETER_TABLE

@@ -224,7 +224,9 @@ def test_sample_run_analysis_matches_the_decisions(sample_run: PipelineRun) -> N
         assert di_of(sample_run, facet) == pytest.approx(expected)
 
 
-def test_a_biased_model_has_a_low_disparate_impact(tmp_path: Path, spec_path: Path) -> None:
+def test_a_biased_model_has_a_low_disparate_impact(
+    tmp_path: Path, spec_path: Path, hyperparameter_table_path: Path
+) -> None:
     """Flip 80 % of the favourable labels of applicants aged <= 25: the model learns it, DI(age) drops."""
     lines = SAMPLE.read_text().splitlines()
     biased = []
@@ -234,7 +236,7 @@ def test_a_biased_model_has_a_low_disparate_impact(tmp_path: Path, spec_path: Pa
             fields[20] = "2"
         biased.append(" ".join(fields))
     (tmp_path / "biased.data").write_text("\n".join(biased) + "\n")
-    run = run_pipeline(tmp_path / "run", tmp_path / "biased.data", spec_path)
+    run = run_pipeline(tmp_path / "run", tmp_path / "biased.data", spec_path, hyperparameter_table_path)
     di = di_of(run, "age")
     assert di is not None
     assert di < 0.5

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
+from sagemaker_code.steps.baseline import data_quality_baseline
 from sagemaker_code.steps.preprocess import (
     DataValidationError,
-    data_quality_baseline,
     main,
     min_rows_per_class,
     preprocess,

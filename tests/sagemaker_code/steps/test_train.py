@@ -14,20 +14,23 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from sagemaker_code.definition.bundle import SPEC_FILE_NAME
+from sagemaker_code.definition.settings import hyperparameter_table
+from sagemaker_code.steps import contract
 from sagemaker_code.steps import train as train_module
 from sagemaker_code.steps.common import StepError, read_xgboost_csv
 from sagemaker_code.steps.cost import cost_optimal_threshold, expected_cost
-from sagemaker_code.steps.hyperparameters import Hyperparameters
+from sagemaker_code.steps.hyperparameters import Value, defaults, table_json, xgboost_params
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
-from sagemaker_code.steps.train import BUNDLED_SPEC, main, parse_args, train
+from sagemaker_code.steps.train import BUNDLED_HYPERPARAMETER_TABLE, BUNDLED_SPEC, main, parse_args, train
 from tests.step_fixtures import PipelineRun, write_spec_json
 
 SAGEMAKER_ARGS = [
     *("--max_depth", "4", "--eta", "0.1", "--num_round", "300", "--subsample", "0.8"),
-    *("--colsample_bytree", "0.8", "--min_child_weight", "1", "--early_stopping_rounds", "30"),
+    *("--colsample_bytree", "0.8", "--min_child_weight", "1", "--early_stopping_rounds", "30", "--seed", "42"),
 ]
-FAST = Hyperparameters(num_round=20, early_stopping_rounds=5)
+#: The config schema's defaults (config.model_build.HyperparameterDefaults), as the bundle's table carries them.
+DEFAULTS: dict[str, Value] = defaults(hyperparameter_table())
+FAST: dict[str, Value] = {**DEFAULTS, "num_round": 20, "early_stopping_rounds": 5}
 
 
 def folders(run: PipelineRun) -> tuple[Path, Path, Path]:
@@ -35,15 +38,29 @@ def folders(run: PipelineRun) -> tuple[Path, Path, Path]:
 
 
 class TestArguments:
-    def test_sagemaker_script_mode_arguments_and_channels(self) -> None:
+    @pytest.fixture
+    def table(self, hyperparameter_table_path: Path) -> list[str]:
+        return ["--hyperparameter-table", str(hyperparameter_table_path)]
+
+    def test_sagemaker_script_mode_arguments_and_channels(self, table: list[str]) -> None:
         environ = {
             "SM_CHANNEL_TRAIN": "/data/train",
             "SM_CHANNEL_VALIDATION": "/data/validation",
             "SM_CHANNEL_TRANSFORM": "/data/transform",
             "SM_MODEL_DIR": "/model",
         }
-        args, hp = parse_args(SAGEMAKER_ARGS, environ)
-        assert hp == Hyperparameters(4, 0.1, 300, 0.8, 0.8, 1.0, 30, 42)
+        args, hp = parse_args([*SAGEMAKER_ARGS, *table], environ)
+        assert hp == {
+            "max_depth": 4,
+            "eta": 0.1,
+            "num_round": 300,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "min_child_weight": 1.0,
+            "early_stopping_rounds": 30,
+            "seed": 42,
+        }
+        assert [type(value) for value in hp.values()] == [int, float, int, float, float, float, int, int]
         assert (args.train, args.validation, args.transform, args.model_dir) == (
             Path("/data/train"),
             Path("/data/validation"),
@@ -51,27 +68,60 @@ class TestArguments:
             Path("/model"),
         )
 
-    def test_container_paths_without_environment(self) -> None:
-        args, hp = parse_args([], {})
-        assert hp == Hyperparameters()
+    def test_container_paths_and_table_defaults_without_environment(self, table: list[str]) -> None:
+        args, hp = parse_args(table, {})
+        assert hp == DEFAULTS
         assert args.train == Path("/opt/ml/input/data/train")
         assert args.transform == Path("/opt/ml/input/data/transform")
         assert args.model_dir == Path("/opt/ml/model")
         assert args.spec == BUNDLED_SPEC
-        # the bundle's layout (sagemaker_code.definition.bundle): dataset_spec.json next to the sagemaker_code package
-        assert BUNDLED_SPEC.name == SPEC_FILE_NAME
-        assert BUNDLED_SPEC.parent / "sagemaker_code" / "steps" / "train.py" == Path(train_module.__file__).resolve()
 
-    def test_sm_hps_gives_the_defaults_and_arguments_win(self) -> None:
+    def test_the_spec_and_table_default_to_the_bundle_root(self) -> None:
+        """The bundle's layout (sagemaker_code.definition.bundle): both files next to the sagemaker_code package, so
+        /opt/ml/code/<file> where script mode unpacks the bundle."""
+        root = Path(train_module.__file__).resolve().parents[2]
+        assert root / "sagemaker_code" / "steps" / "train.py" == Path(train_module.__file__).resolve()
+        assert root / contract.SPEC_FILE == BUNDLED_SPEC
+        assert root / contract.HYPERPARAMETER_TABLE == BUNDLED_HYPERPARAMETER_TABLE
+
+    def test_without_a_table_it_says_which_file_is_missing(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert not BUNDLED_HYPERPARAMETER_TABLE.exists()  # the repository is not an unpacked bundle
+        with pytest.raises(SystemExit) as info:
+            parse_args([], {})
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert f"hyperparameter table not found: {BUNDLED_HYPERPARAMETER_TABLE}" in err
+        assert "--hyperparameter-table" in err
+
+    def test_help_works_without_a_table(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as info:
+            parse_args(["--help"], {})
+        assert info.value.code == 0
+        assert "--hyperparameter-table" in capsys.readouterr().out
+
+    def test_help_lists_every_hyperparameter_with_its_bounds(
+        self, table: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit):
+            parse_args([*table, "--help"], {})
+        out = " ".join(capsys.readouterr().out.split())
+        for row in hyperparameter_table():
+            assert f"--{row.name} {row.kind.__name__.upper()} {row.description}" in out
+        assert "Learning rate. (in (0, 1]; default 0.1)" in out
+
+    def test_sm_hps_gives_the_defaults_and_arguments_win(self, table: list[str]) -> None:
         environ = {"SM_HPS": json.dumps({"max_depth": 6, "eta": "0.3", "sagemaker_program": "train.py"})}
-        _, hp = parse_args(["--eta", "0.2"], environ)
-        assert (hp.max_depth, hp.eta) == (6, 0.2)
+        _, hp = parse_args(["--eta", "0.2", *table], environ)
+        assert (hp["max_depth"], hp["eta"]) == (6, 0.2)
 
     @pytest.mark.parametrize(
         ("argv", "environ", "message"),
         [
             (["--eta", "1.5"], {}, "--eta must be in (0, 1], got 1.5"),
-            (["--max_depth", "0", "--subsample", "0"], {}, "--max_depth must be at least 1, got 0; --subsample must"),
+            (["--max_depth", "0", "--subsample", "0"], {}, "--max_depth must be in [1, 20], got 0; --subsample must"),
+            (["--num_round", "10001"], {}, "--num_round must be in [1, 10000], got 10001"),
+            (["--min_child_weight", "-1"], {}, "--min_child_weight must be at least 0, got -1.0"),
+            (["--seed", "-1"], {}, "--seed must be at least 0, got -1"),
             (["--max_depth", "4.5"], {}, "argument --max_depth: invalid int value: '4.5'"),
             (["--max_dept", "4"], {}, "unrecognized arguments: --max_dept 4"),
             ([], {"SM_HPS": '{"num_round": "many"}'}, "SM_HPS: num_round must be a whole number, got 'many'"),
@@ -80,12 +130,46 @@ class TestArguments:
         ],
     )
     def test_bad_hyperparameters(
-        self, argv: list[str], environ: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+        self,
+        table: list[str],
+        argv: list[str],
+        environ: dict[str, str],
+        message: str,
+        capsys: pytest.CaptureFixture[str],
     ) -> None:
         with pytest.raises(SystemExit) as info:
-            parse_args(argv, environ)
+            parse_args([*argv, *table], environ)
         assert info.value.code == 2
         assert message in capsys.readouterr().err
+
+    def test_a_malformed_table_is_named(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        data = table_json(hyperparameter_table())
+        rows = data["hyperparameters"]
+        assert isinstance(rows, list)
+        rows[1]["type"] = "string"
+        path = tmp_path / "hyperparameters.json"
+        path.write_text(json.dumps(data))
+        with pytest.raises(SystemExit) as info:
+            parse_args(["--hyperparameter-table", str(path)], {})
+        assert info.value.code == 2
+        assert f"{path}: hyperparameters[1] (eta): type must be one of ['integer', 'number'], got 'string'" in (
+            capsys.readouterr().err
+        )
+
+    def test_a_row_added_to_the_table_is_an_argument_and_reaches_xgboost(self, tmp_path: Path) -> None:
+        """One definition: a hyperparameter added to the config model needs no edit of the training step."""
+        data = table_json(hyperparameter_table())
+        rows = data["hyperparameters"]
+        assert isinstance(rows, list)
+        rows.append({"name": "gamma", "type": "number", "default": 0, "description": "Split loss.", "minimum": 0})
+        path = tmp_path / "hyperparameters.json"
+        path.write_text(json.dumps(data))
+        _, hp = parse_args(["--hyperparameter-table", str(path), "--gamma", "0.5"], {})
+        assert hp == {**DEFAULTS, "gamma": 0.5}
+        params = xgboost_params(hp)
+        assert params["gamma"] == 0.5
+        assert "num_round" not in params  # the loop's, not the booster's
+        assert "early_stopping_rounds" not in params
 
 
 class TestModelFolder:
@@ -94,7 +178,8 @@ class TestModelFolder:
         assert files == [
             "code/inference.py",
             "code/sagemaker_code/__init__.py",
-            "code/sagemaker_code/transform.py",
+            "code/sagemaker_code/steps/__init__.py",
+            "code/sagemaker_code/steps/transform.py",
             "training.json",
             "transform.json",
             "xgboost-model.json",
@@ -111,6 +196,7 @@ class TestModelFolder:
         assert booster.feature_names is not None
         assert len(booster.feature_names) == report["features"] == 61
         assert report["rows"] == {"train": 700, "validation": 150}
+        assert report["hyperparameters"] == DEFAULTS
 
     def test_code_folder_is_self_contained(self, sample_run: PipelineRun, tmp_path: Path) -> None:
         """The serving code runs with nothing but code/ on the path (no repository, no spec file)."""
@@ -177,7 +263,7 @@ class TestDecisionThreshold:
         spec = load_spec(
             write_spec_json(tmp_path / "spec.json", cost_matrix={"false_positive": 1, "false_negative": 5})
         )
-        report = train(*folders(sample_run), tmp_path / "model", Hyperparameters(), spec=spec)
+        report = train(*folders(sample_run), tmp_path / "model", DEFAULTS, spec=spec)
         chosen, default = report["decision_threshold"], sample_run.training_json()["decision_threshold"]
         assert isinstance(chosen, dict)
         assert isinstance(default, dict)
@@ -212,7 +298,7 @@ class TestTraining:
 
     def test_another_seed_gives_another_model(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
         train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
-        other = Hyperparameters(num_round=20, early_stopping_rounds=5, seed=7)
+        other = {**FAST, "seed": 7}
         train(*folders(sample_run), tmp_path / "b", other, spec=spec)
         assert (tmp_path / "a" / "xgboost-model.json").read_bytes() != (
             tmp_path / "b" / "xgboost-model.json"
@@ -241,6 +327,6 @@ class TestTraining:
     ) -> None:
         argv = ["--train", str(tmp_path / "nope"), "--validation", str(sample_run.data / "validation")]
         argv += ["--transform", str(sample_run.data / "transform"), "--model-dir", str(tmp_path / "model")]
-        argv += ["--spec", str(sample_run.spec_path)]
+        argv += ["--spec", str(sample_run.spec_path), "--hyperparameter-table", str(sample_run.hyperparameter_table)]
         assert main(argv) == 1
         assert f"train failed: train data not found: {tmp_path / 'nope' / 'train.csv'}" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from typing import Any
 
 import pytest
@@ -105,9 +106,15 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
     assert params["ModelApprovalStatus"] == ("String", "PendingManualApproval")
     assert params["ProcessingInstanceType"] == ("String", build.processing_instance_type)
     assert params["TrainingInstanceType"] == ("String", build.training_instance_type)
+    # every hyperparameter of config (the one definition of each) is a parameter with the environment's value
+    hyperparameters = build.hyperparameters.model_dump()
     assert params["MaxDepth"] == ("Integer", build.hyperparameters.max_depth)
     assert params["Eta"] == ("Float", build.hyperparameters.eta)
+    assert params["Seed"] == ("Integer", build.hyperparameters.seed)
+    for name, value in hyperparameters.items():
+        assert params["".join(part.capitalize() for part in name.split("_"))][1] == value, name
     assert {"InputDataUri", "GitCommit", "NumRound", "ProcessingInstanceCount"} <= set(params)
+    assert len(params) == 11 + len(hyperparameters)
     # lineage: the stack replaces the sentinel default with its sha256 over the definition, step code and data
     kind, fingerprint = params["ModelBuildFingerprint"]
     assert kind == "String"
@@ -155,6 +162,14 @@ def test_step_code_comes_from_the_code_asset(synthesized_app: SynthesizedApp, en
     assert code_uri in loaded.s3_objects, "the training code must be a CDK asset of the stage"
     assert loaded.s3_objects[code_uri].name.endswith(".tar.gz")
     assert steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_program"] == "train.py"
+    # the training step reads its arguments from the bundle's table: exactly the hyperparameters the job is given
+    with tarfile.open(loaded.s3_objects[code_uri], mode="r:gz") as archive:
+        member = archive.extractfile("hyperparameters.json")
+        assert member is not None
+        table = json.load(member)["hyperparameters"]
+    given = {name for name in steps["Train"]["Arguments"]["HyperParameters"] if not name.startswith("sagemaker_")}
+    assert [row["name"] for row in table] == list(CONFIG.model_build.hyperparameters.model_dump())
+    assert {row["name"] for row in table} == given
     for name in ("Preprocess", "Evaluate"):
         inputs = {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
         assert inputs["code"]["S3Uri"] == code_uri

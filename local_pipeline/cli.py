@@ -38,7 +38,7 @@ def _assignments(items: Sequence[str], option: str) -> list[tuple[str, str]]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m local_pipeline.runner",
+        prog="python -m local_pipeline",
         description="Run the SageMaker Pipeline definition locally (no Docker, no AWS). Exit status: 0 succeeded, "
         "1 the pipeline failed (a Fail step or a failing step), 2 bad usage or a definition the runner cannot run.",
     )

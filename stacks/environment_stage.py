@@ -17,6 +17,7 @@ from config.model import PlatformConfig
 from config.naming import starter_role_name, train_role_name
 from sagemaker_code.definition.settings import PipelineSettings
 from stacks.model_build.stack import ModelBuildStack
+from stacks.model_build.starter_role import StarterTrust
 from stacks.storage.stack import StorageStack
 
 
@@ -72,7 +73,7 @@ class EnvironmentStage(cdk.Stage):
             storage=self.storage,
             retain_data=settings.retain_data,
             starter=(
-                (starter_role_name(prefix, env_name), delivery_account, train_role_name(prefix, env_name))
+                StarterTrust(starter_role_name(prefix, env_name), delivery_account, train_role_name(prefix, env_name))
                 if settings.train_on_push and delivery_account is not None
                 else None
             ),

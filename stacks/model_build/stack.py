@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from config.naming import FINGERPRINT_OUTPUT, PIPELINE_NAME_OUTPUT, STARTER_ROLE_OUTPUT, WAIT_SECONDS_OUTPUT
 from sagemaker_code.definition.build import PipelineSettings
-from sagemaker_code.definition.bundle import write_bundle
 from stacks.compliance import (
     GRANT_ACTIONS_READ,
     GRANT_ACTIONS_READ_WRITE,
@@ -24,6 +20,8 @@ from stacks.compliance import (
 from stacks.model_build.job_role import SageMakerJobRole
 from stacks.model_build.runtime import training_wait_seconds
 from stacks.model_build.sagemaker_pipeline import ModelBuildPipeline, substitute_sentinels
+from stacks.model_build.starter_role import PipelineStarterRole, StarterTrust
+from stacks.model_build.step_code import StepCode
 from stacks.storage.stack import StorageStack
 
 #: Why CDK's grant methods' wildcard actions are acceptable on the SageMaker job role (data and artifacts).
@@ -50,21 +48,6 @@ PIPELINE_GRANT_REASONS = {
     "property files; this bucket only.",
     "s3:List*": "Bucket.grant_read: listing this pipeline's prefix of the artifacts bucket to find property files.",
 }
-
-#: Generated inputs of assets (the step-code bundle), content-addressed so that parallel synths never collide.
-BUILD_DIR = Path(__file__).resolve().parents[2] / ".build"
-
-
-def model_build_fingerprint(definition: str, bundle: Path, sample: Path | None, input_prefix: str | None) -> str:
-    """sha256 of everything an execution of this pipeline trains with: the definition (as built from the settings,
-    before CDK tokens replace its sentinels), the step code and dataset spec (the bundle), and the default data (the
-    shipped sample's bytes, or the data bucket prefix). Equal fingerprints train the same way; the Train step of the
-    delivery pipeline retrains only when it changes."""
-    digest = hashlib.sha256()
-    data = sample.read_bytes() if sample is not None else f"s3-prefix:{input_prefix}".encode()
-    for part in (definition.encode(), bundle.read_bytes(), data):
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()
 
 
 def images_in(definition: dict[str, Any]) -> list[str]:
@@ -100,7 +83,7 @@ class ModelBuildStack(cdk.Stack):
         input_data_prefix: str | None,
         storage: StorageStack,
         retain_data: bool,
-        starter: tuple[str, str, str] | None = None,
+        starter: StarterTrust | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -110,11 +93,15 @@ class ModelBuildStack(cdk.Stack):
         if (sample_data is None) == (input_data_prefix is None):
             raise ValueError(f"{self.node.path}: give exactly one of sample_data and input_data_prefix")
 
-        bundle = write_bundle(BUILD_DIR / "step-code", dataset_spec, hyperparameters=settings.hyperparameter_table)
-        code = s3_assets.Asset(self, "StepCode", path=str(bundle))
-        sample = s3_assets.Asset(self, "SampleData", path=str(sample_data)) if sample_data else None
+        step_code = StepCode(
+            self,
+            "StepCode",
+            dataset_spec=dataset_spec,
+            hyperparameters=settings.hyperparameter_table,
+            sample_data=sample_data,
+        )
         #: Lineage: recorded as the default of the pipeline's fingerprint parameter and as a stack output.
-        self.fingerprint = model_build_fingerprint(definition, bundle, sample_data, input_data_prefix)
+        self.fingerprint = step_code.fingerprint(definition, input_data_prefix)
         #: How long the delivery pipeline's Train step may wait for one execution (longer than its worst case).
         self.training_wait_seconds = training_wait_seconds(json.loads(definition))
 
@@ -128,35 +115,18 @@ class ModelBuildStack(cdk.Stack):
         artifacts_bucket.grant_read_write(job.role, run_prefix)
         data_bucket.grant_read(job.role, f"{input_data_prefix or 'datasets/'}*")
         data_key.grant_encrypt_decrypt(job.role)  # job volumes and outputs are encrypted with the data key
-        # Asset.grant_read would open the whole CDK staging bucket; the jobs only need these objects.
-        assets = [asset for asset in (code, sample) if asset is not None]
-        job.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ReadStepCodeAndSample",
-                actions=["s3:GetObject"],
-                resources=[f"arn:{self.partition}:s3:::{a.s3_bucket_name}/{a.s3_object_key}" for a in assets],
-            )
-        )
-        # The step code and the sample are S3Prefix inputs: SageMaker lists the prefix (the exact key) first.
-        job.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ListStepCodeAndSample",
-                actions=["s3:ListBucket"],
-                resources=[f"arn:{self.partition}:s3:::{code.s3_bucket_name}"],
-                conditions={"StringEquals": {"s3:prefix": [a.s3_object_key for a in assets]}},
-            )
-        )
+        step_code.grant_read(job.role)
 
         replacements = {
             "job_role_arn": job.role.role_arn,
             "artifacts_bucket": artifacts_bucket.bucket_name,
             "data_bucket": data_bucket.bucket_name,
             "kms_key_arn": data_key.key_arn,
-            "code_uri": code.s3_object_url,
+            "code_uri": step_code.code.s3_object_url,
             "model_build_fingerprint": self.fingerprint,
         }
-        if sample:
-            replacements["sample_data_uri"] = sample.s3_object_url
+        if step_code.sample:
+            replacements["sample_data_uri"] = step_code.sample.s3_object_url
         self.pipeline = ModelBuildPipeline(
             self,
             "ModelBuild",
@@ -203,48 +173,5 @@ class ModelBuildStack(cdk.Stack):
         cdk.CfnOutput(self, FINGERPRINT_OUTPUT, value=self.fingerprint)
         cdk.CfnOutput(self, WAIT_SECONDS_OUTPUT, value=str(self.training_wait_seconds))
         if starter is not None:
-            starter_role_arn = self._starter_role(settings, *starter)
-            cdk.CfnOutput(self, STARTER_ROLE_OUTPUT, value=starter_role_arn)
-
-    def _starter_role(self, settings: PipelineSettings, role_name: str, ci_account: str, ci_role_name: str) -> str:
-        """A role the delivery pipeline's Train step (``ci_role_name`` in ``ci_account``) assumes to start and watch
-        this pipeline; returns its ARN as a literal (the Train step reads it from the cloud assembly)."""
-        ci_role_arn = f"arn:{self.partition}:iam::{ci_account}:role/{ci_role_name}"
-        role = iam.Role(
-            self,
-            "PipelineStarter",
-            role_name=role_name,
-            description=f"The delivery pipeline's Train step starts and watches {settings.pipeline_name} as this role",
-            # Trust the account, narrowed to the CI role by a condition: IAM would reject a principal ARN of a role
-            # that does not exist yet (the delivery stack may be deployed after this one).
-            assumed_by=iam.AccountPrincipal(ci_account).with_conditions(
-                {"ArnEquals": {"aws:PrincipalArn": ci_role_arn}}
-            ),
-        )
-        pipeline_arn = self.format_arn(service="sagemaker", resource="pipeline", resource_name=settings.pipeline_name)
-        executions = f"{pipeline_arn}/execution/*"
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:StartPipelineExecution", "sagemaker:ListPipelineExecutions"],
-                resources=[pipeline_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "sagemaker:DescribePipelineExecution",
-                    "sagemaker:DescribePipelineDefinitionForExecution",
-                    "sagemaker:ListPipelineExecutionSteps",
-                    "sagemaker:ListPipelineParametersForExecution",
-                    "sagemaker:StopPipelineExecution",
-                ],
-                resources=[executions],
-            )
-        )
-        acknowledge_wildcard_resource(
-            role.node.find_child("DefaultPolicy"),
-            executions,
-            "Execution ids are assigned by SageMaker when the Train step starts an execution; limited to this "
-            "pipeline's executions.",
-        )
-        return self.format_arn(service="iam", region="", resource="role", resource_name=role_name)
+            starter_role = PipelineStarterRole(self, "Starter", trust=starter, pipeline_name=settings.pipeline_name)
+            cdk.CfnOutput(self, STARTER_ROLE_OUTPUT, value=starter_role.role_arn)

@@ -16,7 +16,8 @@ from stacks.model_build.runtime import (
     worst_case_seconds,
 )
 from stacks.model_build.sagemaker_pipeline import substitute_sentinels
-from stacks.model_build.stack import images_in, model_build_fingerprint
+from stacks.model_build.stack import images_in
+from stacks.model_build.step_code import model_build_fingerprint
 
 S = Sentinels()
 

@@ -1,6 +1,16 @@
 # The two commands of the README contract:
 #   make synth  - set everything up (venv + pinned CDK CLI) and synthesize every environment offline
 #   make test   - set everything up and run ruff, mypy and the whole test suite
+#
+# Python dependencies: the requirements*.in files are edited by hand (direct dependencies, pinned, with the reason);
+# `make lock` resolves each into the requirements*.txt lock file of the same name (every transitive dependency
+# pinned, with its hashes), and only the lock files are installed, with hashes required:
+#   requirements.in         -> requirements.txt         the CDK app's runtime
+#   requirements-dev.in     -> requirements-dev.txt     + tests and tools (constrained to requirements.txt's pins)
+#   requirements-nodeps.in  -> requirements-nodeps.txt  installed with --no-deps (see the file)
+#   requirements-train.in   -> requirements-train.txt   the delivery pipeline's Train step (CodeBuild, pip)
+#   requirements-uv.in      -> requirements-uv.txt      the installer itself
+# The locks are universal (any OS, Python 3.11+), so they install on a laptop as on CodeBuild.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -8,15 +18,23 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+LOCKS := requirements.txt requirements-dev.txt requirements-nodeps.txt requirements-train.txt requirements-uv.txt
 
-# Offline: no credentials, no metadata service, no telemetry (tools/synth.py and tests/conftest.py set the same).
-OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
-	AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
-	CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+# Offline (no credentials, no metadata service, no telemetry): defined once, in tools/offline.py.
+OFFLINE := $(PY) -m tools.offline
+# Machines of this kind set PYTHONDONTWRITEBYTECODE=1, and uv installs without bytecode: every Python process would
+# then compile aws-cdk-lib's and the SageMaker SDK's modules from source again (~4 s a synth or test worker). Here
+# Python writes the bytecode of what it imports once (into .venv and __pycache__ folders, all git-ignored).
+unexport PYTHONDONTWRITEBYTECODE
+# mypy's cache outside the clone: type-checking aws-cdk-lib's stubs costs ~60 s of CPU when cold, so a fresh clone
+# (CI) reuses what any earlier checkout on this machine cached; mypy re-checks whatever changed.
+MYPY_CACHE_DIR ?= $(HOME)/.cache/mlops-platform/mypy
+export MYPY_CACHE_DIR
 
-.PHONY: help setup synth test lint bench clean local-pipeline
+.PHONY: help setup synth test lint bench clean local-pipeline lock
 
 # `make local-pipeline` options: the assembly, the stage whose pipeline runs, the local workspace, extra arguments
 # (e.g. ARGS="--param AucThreshold=0.9" or ARGS="--input path/to/data.csv").
@@ -24,23 +42,34 @@ CDK_OUT ?= cdk.out
 STAGE ?= dev
 WORKSPACE ?= .local-pipeline
 ARGS ?=
+# `make test`: pytest workers, one per CPU (the tests that share a synthesized app run on one of them: see
+# tests/shared_fixture_groups.py).
+TEST_WORKERS ?= logical
+# `make lock LOCK_ARGS=--upgrade` (or --upgrade-package NAME) moves transitive pins; plain `make lock` keeps them.
+LOCK_ARGS ?=
 
 help:
 	@echo "make synth   set up and synthesize every environment offline (summary table at the end)"
 	@echo "make test    set up and run ruff, mypy and pytest"
-	@echo "make local-pipeline  synthesize, then run the dev SageMaker pipeline definition locally (STAGE, ARGS)"
+	@echo "make local-pipeline  run the dev SageMaker pipeline definition locally (STAGE, ARGS); synthesizes first"
+	@echo "             only when the app's inputs changed since cdk.out was written"
 	@echo "make bench   benchmarks (figures go into README.md)"
+	@echo "make lock    re-resolve the requirements*.txt lock files from requirements*.in"
 	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
 
-# uv installs the pinned requirements in about a minute here (pip takes 5-7); it is installed into the venv from the
-# package registry, and pip does the work when uv cannot be had.
-$(PY_STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
+$(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0] + " (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check uv || echo "uv is not available: installing with pip"
-	if [ -x $(VENV)/bin/uv ]; then install="$(VENV)/bin/uv pip install --quiet --python $(PY)"; \
-	else install="$(PY) -m pip install --quiet --disable-pip-version-check"; fi; \
-	$$install -r requirements.txt -r requirements-dev.txt && $$install --no-deps -r requirements-nodeps.txt
+
+# uv installs the locked requirements in about a minute with an empty cache here, ~10 s with a warm one (pip takes
+# 5-7 min); it is installed into the venv from the package registry (hash-checked), and pip does the work when uv
+# cannot be had. Installs never remove packages that left the locks: `rm -rf .venv` for an exact venv.
+$(PY_STAMP): $(LOCKS) | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-uv.txt \
+		|| echo "uv is not available: installing with pip"
+	if [ -x $(UV) ]; then install="$(UV) pip install --quiet --python $(PY) --require-hashes"; \
+	else install="$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes"; fi; \
+	$$install -r requirements-dev.txt && $$install --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -50,23 +79,49 @@ $(NODE_STAMP): package.json package-lock.json
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
+COMPILE = $(UV) pip compile --quiet --universal --python-version 3.11 --fork-strategy fewest --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: | $(PY)
+	[ -x $(UV) ] || $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-uv.txt
+	$(COMPILE) requirements-uv.in -o requirements-uv.txt
+	$(COMPILE) requirements.in -o requirements.txt
+	$(COMPILE) requirements-dev.in --constraints requirements.txt -o requirements-dev.txt
+	$(COMPILE) requirements-train.in --constraints requirements-dev.txt -o requirements-train.txt
+	$(COMPILE) --no-deps requirements-nodeps.in -o requirements-nodeps.txt
+
+# Always synthesizes (the README's contract), and stamps cdk.out with a digest of the app's inputs.
 synth: setup
-	$(OFFLINE) $(PY) tools/synth.py --outdir $(CDK_OUT)
+	$(OFFLINE) $(PY) -m tools.synth --outdir $(CDK_OUT)
 
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: lint
-	$(OFFLINE) $(PY) -m pytest
+# ruff first (a second); then mypy in the background while pytest runs (a few seconds with its cache; ~60 s cold),
+# so that it fills the idle gaps of the test workers instead of adding to the wall time. Both always finish; either
+# fails the target. mypy's output comes after pytest's, followed by pytest's closing line again (the run's last line).
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	mypy_log=$$(mktemp); pytest_log=$$(mktemp); $(PY) -m mypy >"$$mypy_log" 2>&1 & mypy=$$!; \
+	tests=0; $(OFFLINE) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $$([ -t 1 ] && echo --color=yes) \
+		| tee "$$pytest_log" || tests=$$?; \
+	types=0; wait $$mypy || types=$$?; cat "$$mypy_log"; \
+	if [ $$types -ne 0 ]; then echo "mypy failed (exit $$types)"; fi; \
+	tail -n 1 "$$pytest_log"; rm -f "$$mypy_log" "$$pytest_log"; \
+	exit $$(( tests != 0 ? tests : types ))
 
-local-pipeline: synth
+# Re-synthesizes only when the app's inputs changed since cdk.out was written (tools/synth.py --if-changed).
+local-pipeline: setup
+	$(OFFLINE) $(PY) -m tools.synth --if-changed --exclude $(WORKSPACE) --outdir $(CDK_OUT)
 	$(OFFLINE) $(PY) -m local_pipeline --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
 
+# Set-up and test wall from a fresh clone of the committed work (bench/clean_clone.py), the synth ratio, the local run.
 bench: setup
-	$(OFFLINE) $(PY) bench/synth.py
-	$(OFFLINE) $(PY) bench/local_pipeline.py
+	$(PY) -m bench.clean_clone
+	$(OFFLINE) $(PY) -m bench.synth
+	$(OFFLINE) $(PY) -m bench.local_pipeline
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out reports .local-pipeline .build

@@ -10,6 +10,11 @@ definitions (see :mod:`sagemaker_code.definition.cache`), so that the SDK's work
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # as the CDK app: start jsii's Node.js (import aws_cdk) while the config loads
+    import threading
+
+    threading.Thread(target=__import__, args=("aws_cdk",), daemon=True).start()
+
 import json
 import os
 import sys

@@ -1,7 +1,7 @@
 """Benchmark: the local end-to-end pipeline run on the 1,000-row sample and on 32,561 synthetic rows.
 
 Synthesizes the app once (offline), then runs the dev stage's pipeline definition from the assembly with
-``local_pipeline.runner`` — once on the shipped sample, once on a synthetic dataset generated from the spec
+``python -m local_pipeline`` — once on the shipped sample, once on a synthetic dataset generated from the spec
 (``bench/synthetic_data.py``). Goals on 2 cores: sample <= 10 s, 32,561 rows <= 30 s. Prints the test metrics of the
 sample run (the synthetic rows are resampled from the sample, so their metrics say nothing about quality).
 
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools.synth import offline_environ  # noqa: E402
+from tools.offline import offline_environ  # noqa: E402
 
 GOALS = {"sample": 10.0, "synthetic": 30.0}
 #: The shipped sample's cost-optimal model fails the four-fifths rule for age (see README, "The cost matrix decides"):
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         synthetic = work / f"synthetic-{args.rows}.data"
         run([sys.executable, "bench/synthetic_data.py", "--rows", str(args.rows), "--output", str(synthetic)], env)
 
-        runner = [sys.executable, "-m", "local_pipeline.runner", "--cdk-out", str(cdk_out), "--stage", "dev"]
+        runner = [sys.executable, "-m", "local_pipeline", "--cdk-out", str(cdk_out), "--stage", "dev"]
         seconds = {
             "sample": run([*runner, "--workspace", str(work / "ws-sample"), *TIMED_RUN_PARAMETERS], env),
             "synthetic": run(

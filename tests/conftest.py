@@ -1,4 +1,8 @@
-"""Shared fixtures: the whole app is synthesized once per test session (the first synth costs ~6 s)."""
+"""Shared fixtures: the whole app is synthesized once per test session (the first synth costs ~6 s).
+
+`make test` runs two pytest-xdist workers; the tests that use the synthesized apps run on one of them
+(tests/shared_fixture_groups.py), so each app is still synthesized once per run.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-#: Every test runs offline: no credentials, no metadata service, a fixed fallback account.
-OFFLINE_ENV = {
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "CDK_DISABLE_CLI_TELEMETRY": "true",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-    "CDK_DEFAULT_ACCOUNT": "123456789012",
-    "CDK_DEFAULT_REGION": "eu-west-1",
-}
-for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "MLOPS_CONFIG"):
-    os.environ.pop(_name, None)
-os.environ.update(OFFLINE_ENV)
+from tools.offline import make_offline
+
+#: Every test runs offline and hermetic (tools/offline.py): no credentials, no metadata service, no MLOPS_CONFIG, a
+#: fixed fallback account and region.
+make_offline(os.environ, hermetic=True)
 
 # aws-cdk-lib starts its jsii (node) process at import: import it only once the environment above is set.
 import aws_cdk as cdk  # noqa: E402
@@ -37,8 +33,9 @@ from stacks.delivery.stage import DeliveryStage  # noqa: E402
 from stacks.environment_stage import EnvironmentStage  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-#: Step-code fixtures (the spec, a preprocess/train/evaluate run on the sample) for every test folder that needs them.
-pytest_plugins = ["tests.step_fixtures"]
+#: Step-code fixtures (the spec, a preprocess/train/evaluate run on the sample) for every test folder that needs them,
+#: and the xdist scheduling that runs the tests sharing an expensive session fixture on one worker.
+pytest_plugins = ["tests.step_fixtures", "tests.shared_fixture_groups"]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -45,8 +46,11 @@ def sagemaker_client(target: TrainTarget) -> Any:
     from tools.assume_role import assumed_role_session
 
     session = assumed_role_session(target.starter_role_arn, target.region)
+    max_attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", "10"))  # botocore's own setting wins when it is given
     return session.create_client(
-        "sagemaker", region_name=target.region, config=Config(retries={"mode": "standard", "max_attempts": 10})
+        "sagemaker",
+        region_name=target.region,
+        config=Config(retries={"mode": "standard", "max_attempts": max_attempts}),
     )
 
 

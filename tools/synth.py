@@ -1,40 +1,84 @@
 """`make synth`: synthesize every environment offline with the pinned CDK CLI and print a summary table.
 
-Runs ``cdk synth`` with no AWS credentials (credential files point to /dev/null, no metadata service, no telemetry,
-no notices), then reads the cloud assembly: one row per stack with its stage, resource count and template size,
+Runs ``cdk synth`` offline (tools/offline.py: no AWS credentials, no metadata service, no telemetry; and no
+notices), then reads the cloud assembly: one row per stack with its stage, resource count and template size,
 and the total wall time.
+
+Every synth stamps the assembly with a digest of the app's inputs (:func:`inputs_digest`). With ``--if-changed``
+(what `make local-pipeline` uses) an assembly whose stamp matches is kept as it is: a synth costs ~10-20 s, and the
+local run only needs the definitions to be current. `make synth` always synthesizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.offline import offline_environ
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-#: Environment for offline synthesis; CDK_DEFAULT_ACCOUNT stands in for environments without an account in config.
-OFFLINE_ENV = {
-    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    "AWS_CONFIG_FILE": "/dev/null",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "CDK_DISABLE_CLI_TELEMETRY": "true",
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-}
-CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
-PLACEHOLDER_ACCOUNT = "123456789012"
+#: The stamp, inside the assembly: the digest of the inputs it was synthesized from.
+STAMP = ".inputs.sha256"
+#: Folders of the repository that are not inputs of the app: developer tools, tests, outputs, dependencies, caches.
+#: Hidden folders and files (.git, .venv, .build, .local-pipeline, .ci, tool caches) are not inputs either. Everything
+#: else is: app.py, cdk.json, config/, stacks/, lambdas/, sagemaker_code/, data/, tools/, the lock files, package*.json.
+NOT_INPUT_DIRS = frozenset({"tests", "bench", "local_pipeline", "node_modules", "cdk.out", "reports", "__pycache__"})
+NOT_INPUT_SUFFIXES = (".md", ".pyc")
+#: Environment variables the app reads: a change of any of them makes another assembly.
+INPUT_VARIABLES = ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION", "MLOPS_CONFIG")
 
 
-def offline_environ(base: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    env = {k: v for k, v in base.items() if k not in CREDENTIAL_VARS}
-    env.update(OFFLINE_ENV)
-    env.setdefault("CDK_DEFAULT_ACCOUNT", PLACEHOLDER_ACCOUNT)
-    return env
+def input_files(root: Path, exclude: Sequence[Path] = ()) -> Iterator[Path]:
+    """The files under ``root`` that the app may read, in a stable order (``exclude``: more folders to skip)."""
+    skipped = {path.resolve() for path in exclude}
+    for directory, dirnames, filenames in os.walk(root):
+        here = Path(directory)
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not name.startswith(".") and name not in NOT_INPUT_DIRS and (here / name).resolve() not in skipped
+        )
+        for name in sorted(filenames):
+            if not name.startswith(".") and not name.endswith(NOT_INPUT_SUFFIXES):
+                yield here / name
+
+
+def config_files(cdk_args: Sequence[str], environ: Mapping[str, str], root: Path) -> list[Path]:
+    """Config files named by ``-c config=PATH`` or $MLOPS_CONFIG (relative to ``root``, as the app reads them)."""
+    named = [arg.split("config=", 1)[1] for arg in cdk_args if arg.startswith("config=")]
+    named += [environ["MLOPS_CONFIG"]] if environ.get("MLOPS_CONFIG") else []
+    return [root / name for name in named if (root / name).is_file()]
+
+
+def inputs_digest(root: Path, cdk_args: Sequence[str], environ: Mapping[str, str], exclude: Sequence[Path] = ()) -> str:
+    """A digest of everything an assembly depends on: the input files' paths and contents, the config file (also when
+    it lies outside the repository), the CDK arguments, the variables the app reads, and the Python version. Files
+    outside the repository that a config refers to (e.g. a dataset spec) are not covered: `make synth` for those."""
+    digest = hashlib.sha256()
+    for path in [*input_files(root, exclude), *config_files(cdk_args, environ, root)]:
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path.resolve())
+        digest.update(f"file {name}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+    for arg in cdk_args:
+        digest.update(f"arg {arg}\0".encode())
+    for variable in INPUT_VARIABLES:
+        digest.update(f"env {variable}={environ.get(variable, '')}\0".encode())
+    digest.update(f"python {platform.python_version()}".encode())
+    return digest.hexdigest()
+
+
+def is_up_to_date(outdir: Path, digest: str) -> bool:
+    """Whether ``outdir`` holds a complete assembly stamped with ``digest``."""
+    stamp = outdir / STAMP
+    return (outdir / "manifest.json").is_file() and stamp.is_file() and stamp.read_text().strip() == digest
 
 
 @dataclass(frozen=True)
@@ -71,7 +115,7 @@ def read_assembly(outdir: Path) -> list[StackRow]:
     return rows
 
 
-def format_table(rows: list[StackRow], seconds: float) -> str:
+def format_table(rows: list[StackRow], seconds: float | None) -> str:
     header = ("stage", "stack", "resources", "template")
     body = [(r.stage, r.stack_name, str(r.resources), f"{r.template_bytes / 1024:.1f} KiB") for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
@@ -83,24 +127,45 @@ def format_table(rows: list[StackRow], seconds: float) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     total = sum(r.resources for r in rows)
-    lines.append(f"{len(rows)} stacks, {total} resources, synthesized in {seconds:.1f} s")
+    done = (
+        "up to date with the app's inputs: not synthesized again"
+        if seconds is None
+        else f"synthesized in {seconds:.1f} s"
+    )
+    lines.append(f"{len(rows)} stacks, {total} resources, {done}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--outdir", type=Path, default=REPO_ROOT / "cdk.out")
-    parser.add_argument("cdk_args", nargs="*", help="extra arguments for `cdk synth`, e.g. -c config=other.yaml")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the app's folder (cdk.json, node_modules)")
+    parser.add_argument(
+        "--if-changed", action="store_true", help="keep the assembly when its stamp matches the app's inputs"
+    )
+    parser.add_argument(
+        "--exclude", type=Path, action="append", default=[], help="a folder that is not an input (e.g. a workspace)"
+    )
+    parser.add_argument("cdk_args", nargs="*", help="extra arguments for `cdk synth`, e.g. -- -c config=other.yaml")
     args = parser.parse_args(argv)
-    cdk = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-    command = [str(cdk), "synth", "**", "--quiet", "--no-notices", "--output", str(args.outdir), *args.cdk_args]
+    root: Path = args.root.resolve()
+    outdir: Path = args.outdir if args.outdir.is_absolute() else Path.cwd() / args.outdir
+    environ = offline_environ(os.environ)
+    digest = inputs_digest(root, args.cdk_args, environ, [outdir, *args.exclude])
+    if args.if_changed and is_up_to_date(outdir, digest):
+        print(format_table(read_assembly(outdir), None))
+        return 0
+    (outdir / STAMP).unlink(missing_ok=True)  # a failed or interrupted synth leaves no stamp behind
+    cdk = root / "node_modules" / ".bin" / "cdk"
+    command = [str(cdk), "synth", "**", "--quiet", "--no-notices", "--output", str(outdir), *args.cdk_args]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=REPO_ROOT, env=offline_environ(os.environ), check=False)
+    result = subprocess.run(command, cwd=root, env=environ, check=False)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         print(f"cdk synth failed (exit {result.returncode}); see the messages above.", file=sys.stderr)
         return result.returncode
-    print(format_table(read_assembly(args.outdir), seconds))
+    (outdir / STAMP).write_text(digest + "\n")
+    print(format_table(read_assembly(outdir), seconds))
     return 0
 
 

@@ -22,14 +22,7 @@ from pathlib import Path
 
 from sagemaker_code.definition import build
 from sagemaker_code.definition.settings import PipelineSettings
-
-#: Environment of the builder process: no credentials, no metadata service (nothing in it calls AWS).
-_OFFLINE = {
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
-
+from tools.offline import offline_environ
 
 #: The distributions of the SageMaker Python SDK 3.x that build a definition (``sagemaker`` only pins the others).
 SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-serve", "sagemaker-train")
@@ -99,7 +92,7 @@ class DefinitionBuilds:
                     str(work / "out.json"),
                 ],
                 cwd=REPO_ROOT,
-                env={**os.environ, **_OFFLINE},
+                env=offline_environ(os.environ),  # nothing in the builder calls AWS
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )

@@ -16,7 +16,7 @@ from constructs import Construct
 #: The folder whose sub-folders are the functions (each one is its own package; see lambdas/README.md).
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 #: The runtime of every function, and the Powertools version of the layer (the one the tests run against, pinned
-#: in requirements-dev.txt). The layer's SSM parameter names the Python version: bump both together.
+#: in requirements-dev.in). The layer's SSM parameter names the Python version: bump both together.
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 LAMBDA_ARCHITECTURE = lambda_.Architecture.X86_64
 POWERTOOLS_VERSION = "3.37.0"

@@ -59,7 +59,7 @@ def train_after_deploy_step(
         input=source,
         additional_inputs={ASSEMBLY_DIR: synth},
         env={"COMMIT_ID": source.source_attribute("CommitId")},
-        install_commands=["pip install --quiet --requirement requirements-train.txt"],
+        install_commands=["pip install --quiet --require-hashes --requirement requirements-train.txt"],
         commands=[
             f"python -m tools.run_sagemaker_pipeline --cloud-assembly {ASSEMBLY_DIR} --stage {env_name} "
             '--commit "$COMMIT_ID"'

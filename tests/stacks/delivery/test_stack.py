@@ -157,7 +157,10 @@ def test_train_step_command_role_and_timeout(delivery: Template, synthesized_app
     assert spec["phases"]["build"]["commands"] == [
         'python -m tools.run_sagemaker_pipeline --cloud-assembly cdk.out --stage dev --commit "$COMMIT_ID"'
     ]
-    assert "pip install --quiet --requirement requirements-train.txt" in spec["phases"]["install"]["commands"]
+    assert (
+        "pip install --quiet --require-hashes --requirement requirements-train.txt"
+        in spec["phases"]["install"]["commands"]
+    )
     outputs = synthesized_app.templates[("dev", "model-build")]["Outputs"]
     wait_minutes = int(outputs[WAIT_SECONDS_OUTPUT]["Value"]) / 60
     assert project_named(delivery, "Traindev")["TimeoutInMinutes"] > wait_minutes  # the tool stops first

@@ -49,7 +49,7 @@ class HyperparameterDefaults(StrictModel):
     colsample_bytree: float = Field(default=0.8, gt=0, le=1, description="Column subsample ratio per tree.")
     min_child_weight: float = Field(default=1.0, ge=0, description="Minimum sum of instance weight in a child.")
     early_stopping_rounds: int = Field(
-        default=30, ge=1, le=1000, description="Stop after this many rounds without validation-AUC gain."
+        default=30, ge=1, le=1000, description="Stop after this many rounds without a better validation log loss."
     )
     seed: int = Field(default=42, ge=0, description="Random seed of XGBoost (row and column subsampling).")
 

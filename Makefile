@@ -49,13 +49,14 @@ TEST_WORKERS ?= logical
 LOCK_ARGS ?=
 
 help:
-	@echo "make synth   set up and synthesize every environment offline (summary table at the end)"
+	@echo "make synth   set up and synthesize every environment offline (summary table at the end);"
+	@echo "             another config: ARGS=\"-c config=path.yaml\""
 	@echo "make test    set up and run ruff, mypy and pytest"
 	@echo "make local-pipeline  run the dev SageMaker pipeline definition locally (STAGE, ARGS); synthesizes first"
 	@echo "             only when the app's inputs changed since cdk.out was written"
 	@echo "make bench   benchmarks (figures go into README.md)"
 	@echo "make lock    re-resolve the requirements*.txt lock files from requirements*.in"
-	@echo "make clean   remove cdk.out and caches (keeps .venv and node_modules)"
+	@echo "make clean   remove cdk.out and caches (keeps .venv, node_modules and the local runs in .local-pipeline)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0] + " (set PYTHON=...)")'
@@ -90,8 +91,9 @@ lock: | $(PY)
 	$(COMPILE) --no-deps requirements-nodeps.in -o requirements-nodeps.txt
 
 # Always synthesizes (the README's contract), and stamps cdk.out with a digest of the app's inputs.
+# Another config: make synth ARGS="-c config=path.yaml" (or MLOPS_CONFIG=path.yaml make synth).
 synth: setup
-	$(OFFLINE) $(PY) -m tools.synth --outdir $(CDK_OUT)
+	$(OFFLINE) $(PY) -m tools.synth --outdir $(CDK_OUT) $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .
@@ -123,5 +125,9 @@ bench: setup
 	$(OFFLINE) $(PY) -m bench.synth
 	$(OFFLINE) $(PY) -m bench.local_pipeline
 
+# Build outputs and caches only. Local runs are never removed: .local-pipeline (or WORKSPACE) holds the run history
+# (executions/<id>/: step folders and logs), the local S3 the registered models point into (s3/) and the local model
+# registry (registry/<group>/version-NNNN.json); delete it yourself when you mean to (rm -rf .local-pipeline).
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out reports .local-pipeline .build
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out reports .build
+	@if [ -d "$(WORKSPACE)" ]; then echo "kept $(WORKSPACE)/ (local runs and the local model registry): rm -rf $(WORKSPACE) to delete them"; fi

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, resolve_account
+from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, load_everything
 from config.naming import DELIVERY_STAGE
 from sagemaker_code.definition.cache import DefinitionBuilds
 from sagemaker_code.definition.settings import pipeline_settings
@@ -71,28 +71,11 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
     from stacks.environment_stage import EnvironmentStage
 
     path = config_path_from(app.node.try_get_context("config"), os.environ)
-    config = load_config(path)
-    spec = load_dataset_spec(config, path)
-    accounts = {}
-    problems: list[str] = []
-    for env_name in config.environments:
-        try:
-            resolved = resolve_account(config, env_name, path, os.environ.get("CDK_DEFAULT_ACCOUNT"))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-            continue
-        if resolved.note:
-            print(f"note: {resolved.note}", file=sys.stderr)
-        accounts[env_name] = resolved.account
-    if problems:
-        raise ConfigError(problems)
-
-    delivery_account = None
-    if config.delivery is not None:
-        resolved = resolve_account(config, None, path, os.environ.get("CDK_DEFAULT_ACCOUNT"))
-        if resolved.note:
-            print(f"note: {resolved.note}", file=sys.stderr)
-        delivery_account = resolved.account
+    # one report: every problem of the config, its dataset spec and the accounts (ConfigError)
+    loaded = load_everything(path, os.environ.get("CDK_DEFAULT_ACCOUNT"))
+    for note in loaded.notes:
+        print(f"note: {note}", file=sys.stderr)
+    config, spec, accounts, delivery_account = loaded.config, loaded.spec, loaded.accounts, loaded.delivery_account
 
     settings = {env_name: pipeline_settings(config, env_name, spec) for env_name in config.environments}
     builds = prefetched

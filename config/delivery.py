@@ -138,7 +138,14 @@ class DeliverySettings(StrictModel):
         description="Environments the infrastructure pipeline deploys, in order. Omitted: all, in file order.",
     )
     require_approval: list[str] = Field(
-        default_factory=list, description="Environments that wait for a manual approval before they are deployed."
+        default_factory=list,
+        description="Environments that wait for a manual approval before they are deployed. Every environment in "
+        "delivery.stages that keeps its data (retain_data: true) must be here or in skip_approval.",
+    )
+    skip_approval: list[str] = Field(
+        default_factory=list,
+        description="Environments that keep their data (retain_data: true) and are deployed without a manual "
+        "approval, on purpose: the explicit opt-out from require_approval.",
     )
     notify_on_success: list[str] = Field(
         default_factory=list,

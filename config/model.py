@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from config.base import ACCOUNT_RE, AccountId, Region, StrictModel, partition_of
 from config.delivery import DeliverySettings
@@ -158,8 +159,16 @@ class PlatformConfig(StrictModel):
                 )
         problems.extend(self._delivery_problems())
         problems.extend(self._partition_problems())
-        if problems:
-            raise ValueError("; ".join(problems))
+        if problems:  # one error per problem (each message starts with its key path), not one joined message
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("value_error", "{message}", {"message": problem}), loc=(), input=None
+                    )
+                    for problem in problems
+                ],
+            )
         return self
 
     def _delivery_problems(self) -> list[str]:
@@ -172,7 +181,7 @@ class PlatformConfig(StrictModel):
                 for name in trained
             ]
         problems = []
-        for key in ("stages", "require_approval", "notify_on_success"):
+        for key in ("stages", "require_approval", "skip_approval", "notify_on_success"):
             names = getattr(self.delivery, key) or []
             for index, name in enumerate(names):
                 if name not in known:
@@ -182,15 +191,44 @@ class PlatformConfig(StrictModel):
             repeated = sorted({name for name in names if names.count(name) > 1})
             if repeated:
                 problems.append(f"delivery.{key}: lists {repeated} more than once")
-        for index, name in enumerate(self.delivery.require_approval):
-            if name in known and name not in self.pipeline_stages:
-                problems.append(f"delivery.require_approval[{index}]: {name!r} is not deployed by delivery.stages")
+        for key in ("require_approval", "skip_approval"):
+            for index, name in enumerate(getattr(self.delivery, key)):
+                if name in known and name not in self.pipeline_stages:
+                    problems.append(f"delivery.{key}[{index}]: {name!r} is not deployed by delivery.stages")
+        problems.extend(self._approval_problems())
         problems.extend(
             f"environments.{name}.train_on_push: {name!r} is not deployed by delivery.stages, so no push reaches it; "
             "add it there or set train_on_push: false"
             for name in trained
             if name not in self.pipeline_stages
         )
+        return problems
+
+    def _approval_problems(self) -> list[str]:
+        """An environment that keeps its data is deployed after a manual approval, unless skip_approval says
+        otherwise: retain_data is this file's own word that an environment's data matters (the same flag turns on
+        termination protection), where names (prod, production, live) and stage order are conventions."""
+        if self.delivery is None:
+            return []
+        approved, skipped = self.delivery.require_approval, self.delivery.skip_approval
+        problems = [
+            f"delivery.require_approval: {name!r} keeps its data (environments.{name}.retain_data is true) but the "
+            f"delivery pipeline would deploy it without a manual approval; add {name!r} to delivery.require_approval, "
+            "or to delivery.skip_approval to deploy it unattended on purpose"
+            for name in self.pipeline_stages
+            if name in self.environments and self.environments[name].retain_data
+            if name not in approved and name not in skipped
+        ]
+        for index, name in enumerate(skipped):
+            if name in approved:
+                problems.append(
+                    f"delivery.skip_approval[{index}]: {name!r} is also in delivery.require_approval; keep one"
+                )
+            elif name in self.environments and not self.environments[name].retain_data:
+                problems.append(
+                    f"delivery.skip_approval[{index}]: {name!r} does not keep its data (retain_data: false), so it "
+                    "needs no opt-out; remove it (a stale opt-out would silently cover it if it kept data later)"
+                )
         return problems
 
     def _partition_problems(self) -> list[str]:

@@ -196,6 +196,11 @@ def load_definition(cdk_out: Path, stage: str) -> LocalDefinition:
         for logical_id, resource in stack.template.get("Resources", {}).items()
         if resource["Type"] == PIPELINE_TYPE
     ]
+    if not found:
+        raise AssemblyError(
+            f"{cdk_out}: stage {stage!r} holds no {PIPELINE_TYPE} (the delivery stage has none): give the stage of "
+            "an environment, e.g. --stage dev"
+        )
     if len(found) != 1:
         raise AssemblyError(f"{cdk_out}: stage {stage!r} has {len(found)} {PIPELINE_TYPE} resources, expected 1")
     stack, logical_id, resource = found[0]

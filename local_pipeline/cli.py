@@ -2,38 +2,34 @@
 definition that CDK deploys, read from the synthesized cloud assembly, or of a definition JSON file.
 
 The workspace is shared by the runs: each execution gets ``WORKSPACE/executions/<id>``, while the local S3
-(``WORKSPACE/s3``) and the model registry (``WORKSPACE/registry``) persist, so that versions keep counting.
-Exit status: 0 the pipeline succeeded, 1 it failed (a Fail step or a failing step), 2 bad usage or a definition the
-runner cannot run (found before anything runs).
+(``WORKSPACE/s3``) and the model registry (``WORKSPACE/registry``) persist, so that versions keep counting (`make
+clean` keeps the workspace). ``GitCommit`` is the working tree's commit (:mod:`local_pipeline.commit`) unless
+``--param GitCommit=...`` gives it. Exit status: 0 the pipeline succeeded, 1 it failed (a Fail step or a failing
+step), 2 bad usage or a definition the runner cannot run, found before anything is written
+(:mod:`local_pipeline.arguments`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from local_pipeline.errors import DefinitionError, LocalRunnerError, ParameterError, S3Error
+from local_pipeline import arguments
+from local_pipeline.commit import COMMIT_PARAMETER, working_tree_commit
+from local_pipeline.errors import DefinitionError, ParameterError, S3Error, UsageError
 from local_pipeline.expressions import Json
+from local_pipeline.parameters import resolve_parameters
+from local_pipeline.plan import plan
 from local_pipeline.runner import new_execution_id, run_pipeline
 from local_pipeline.s3 import LocalS3, split_s3_uri
 
+__all__ = ["UsageError", "build_parser", "main"]
 
-class UsageError(LocalRunnerError):
-    """A bad command line (exit status 2)."""
-
-
-def _assignments(items: Sequence[str], option: str) -> list[tuple[str, str]]:
-    pairs = []
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise UsageError(f"{option} {item!r}: expected NAME=VALUE")
-        pairs.append((name, value))
-    return pairs
+logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(WORKSPACE/registry) are shared by the runs (default: .local-pipeline)",
     )
     parser.add_argument(
-        "--param", action="append", default=[], metavar="NAME=VALUE", help="override a pipeline parameter"
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a pipeline parameter, once each (GitCommit defaults to the working tree's HEAD, with -dirty "
+        "when the app's inputs have uncommitted changes)",
     )
     parser.add_argument(
         "--s3-object",
@@ -73,19 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S3URI=PATH",
         help="copy a local file or folder into the local S3",
     )
-    parser.add_argument("--input", type=Path, help="use this local file or folder as the InputDataUri parameter")
+    parser.add_argument(
+        "--input",
+        help="use this local file or folder (anywhere, not copied) as the InputDataUri parameter",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     return parser
 
 
 def _load(args: argparse.Namespace) -> tuple[dict[str, Json], str, dict[str, Path]]:
     if args.definition is not None:
-        try:
-            definition = json.loads(args.definition.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"--definition {args.definition}: {exc}") from None
-        if not isinstance(definition, dict):
-            raise UsageError(f"--definition {args.definition}: not a pipeline definition (a JSON object)")
+        definition = arguments.read_definition(args.definition)
         return definition, args.pipeline_name or args.definition.stem, {}
     from local_pipeline.assembly import AssemblyError, load_definition
 
@@ -97,6 +96,82 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Json], str, dict[str, Pat
 
 
 INPUT_BUCKET = "local-input"
+INPUT_PARAMETER = "InputDataUri"
+
+
+def _declared(definition: dict[str, Json]) -> set[str]:
+    parameters = definition.get("Parameters", [])
+    items = parameters if isinstance(parameters, list) else []
+    return {str(item["Name"]) for item in items if isinstance(item, dict) and "Name" in item}
+
+
+def _set_commit(definition: dict[str, Json], overrides: dict[str, str]) -> tuple[int, str] | None:
+    """GitCommit from the working tree (see :mod:`local_pipeline.commit`), unless ``--param`` gives it; the log
+    record that says so (level, message), for once every argument is checked."""
+    if COMMIT_PARAMETER not in _declared(definition) or COMMIT_PARAMETER in overrides:
+        return None
+    found = working_tree_commit()
+    if found.value is None:
+        return logging.WARNING, f"{COMMIT_PARAMETER} keeps its default value: {found.reason}"
+    overrides[COMMIT_PARAMETER] = found.value
+    if not found.changed:
+        return logging.INFO, f"{COMMIT_PARAMETER}={found.value} (the working tree's HEAD)"
+    more = len(found.changed) - 5
+    shown = ", ".join(found.changed[:5]) + (f" and {more} more" if more > 0 else "")
+    return logging.WARNING, (
+        f"{COMMIT_PARAMETER}={found.value}: the working tree has uncommitted changes to the app's inputs ({shown}); "
+        "commit them for a run that a commit reproduces"
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    definition: dict[str, Json]
+    pipeline_name: str
+    workspace: Path
+    s3: LocalS3
+    seeds: list[tuple[str, Path]]
+    overrides: dict[str, str]
+    execution_id: str
+
+
+def _prepare(args: argparse.Namespace) -> _Prepared:
+    """Every argument checked, in an order that writes nothing (see :mod:`local_pipeline.arguments`)."""
+    if args.pipeline_name is not None:
+        arguments.pipeline_name(args.pipeline_name)
+    definition, pipeline_name, objects = _load(args)
+    workspace = arguments.workspace(args.workspace)
+    s3 = LocalS3(workspace / "s3", objects)
+    for uri, path in arguments.assignments(args.s3_object, "--s3-object"):
+        _check_uri(uri, f"--s3-object {uri}={path}")
+        if not Path(path).is_file():
+            raise UsageError(f"--s3-object {uri}={path}: {path} is not a file")
+        s3.objects[uri] = Path(path).resolve()
+    seeds = []
+    for uri, path in arguments.assignments(args.seed, "--seed"):
+        _check_uri(uri, f"--seed {uri}={path}")
+        seeds.append((uri, arguments.local_data(path, f"--seed {uri}={path}")))
+    overrides = dict(arguments.assignments(args.param, "--param", unique=True))
+    execution_id = new_execution_id()
+    if args.input is not None:
+        if INPUT_PARAMETER in overrides:
+            raise UsageError(f"--input sets {INPUT_PARAMETER}: give either --input or --param {INPUT_PARAMETER}=...")
+        if INPUT_PARAMETER not in _declared(definition):
+            raise UsageError(f"--input sets the parameter {INPUT_PARAMETER}, which this definition does not declare")
+        data = arguments.local_data(args.input, f"--input {args.input}")
+        overrides[INPUT_PARAMETER] = s3.map_objects(f"s3://{INPUT_BUCKET}/{execution_id}/", data)
+    commit_note = _set_commit(definition, overrides)
+    plan(definition, resolve_parameters(definition.get("Parameters", []), overrides))  # the run checks again
+    if commit_note is not None:
+        logger.log(*commit_note)
+    return _Prepared(definition, pipeline_name, workspace, s3, seeds, overrides, execution_id)
+
+
+def _check_uri(uri: str, option: str) -> None:
+    try:
+        split_s3_uri(uri)
+    except S3Error as exc:
+        raise UsageError(f"{option}: {exc} (expected s3://bucket/key)") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,33 +184,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
     try:
-        definition, pipeline_name, objects = _load(args)
-        workspace: Path = args.workspace.resolve()
-        s3 = LocalS3(workspace / "s3", objects)
-        for uri, path in _assignments(args.s3_object, "--s3-object"):
-            if not Path(path).is_file():
-                raise UsageError(f"--s3-object {uri}: {path} is not a file")
-            split_s3_uri(uri)
-            s3.objects[uri] = Path(path).resolve()
-        for uri, path in _assignments(args.seed, "--seed"):
-            s3.seed(uri, Path(path))
-        overrides = dict(_assignments(args.param, "--param"))
-        execution_id = new_execution_id()
-        if args.input is not None:
-            if "InputDataUri" in overrides:
-                raise UsageError("--input sets InputDataUri: give either --input or --param InputDataUri=...")
-            overrides["InputDataUri"] = s3.map_objects(f"s3://{INPUT_BUCKET}/{execution_id}/", args.input.resolve())
+        run = _prepare(args)
+        arguments.create_workspace(run.workspace)
+        for uri, path in run.seeds:
+            run.s3.seed(uri, path)
         result = run_pipeline(
-            definition,
-            parameters=overrides,
-            s3=s3,
-            workspace=workspace / "executions" / execution_id,
-            execution_id=execution_id,
-            registry=workspace / "registry",
-            pipeline_name=pipeline_name,
+            run.definition,
+            parameters=run.overrides,
+            s3=run.s3,
+            workspace=run.workspace / "executions" / run.execution_id,
+            execution_id=run.execution_id,
+            registry=run.workspace / "registry",
+            pipeline_name=run.pipeline_name,
         )
     except (UsageError, DefinitionError, ParameterError, S3Error) as exc:
         sys.stderr.write(f"{parser.prog}: error: {exc}\n")
+        return 2
+    except OSError as exc:  # e.g. the disk filled up while seeding: a message, not a traceback
+        sys.stderr.write(f"{parser.prog}: error: {exc.filename or ''}: {exc.strerror or exc}\n")
         return 2
     sys.stdout.write(result.summary() + "\n")
     return 0 if result.succeeded else 1

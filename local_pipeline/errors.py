@@ -11,6 +11,10 @@ class LocalRunnerError(Exception):
     """Base class of the runner's errors; every message names what is wrong and where."""
 
 
+class UsageError(LocalRunnerError):
+    """A bad command line: an option's value is missing, malformed or points at the wrong thing (exit status 2)."""
+
+
 class DefinitionError(LocalRunnerError):
     """The definition cannot run here (found before any step starts): bad structure, reference or step type."""
 

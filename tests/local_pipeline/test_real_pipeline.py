@@ -103,7 +103,12 @@ def test_real_pipeline_registers_when_every_gate_passes(
     """Registration with its lineage. The DI lower bound is relaxed: on the shipped sample the model decides at its
     cost-optimal threshold and fails the four-fifths rule (test_real_pipeline_with_the_shipped_gates shows it)."""
     result = run(
-        real_definition, real_s3, tmp_path / "run", DisparateImpactLower="0.2", ModelBuildFingerprint="sha256-abc"
+        real_definition,
+        real_s3,
+        tmp_path / "run",
+        DisparateImpactLower="0.2",
+        ModelBuildFingerprint="sha256-abc",
+        GitCommit="0123abc-dirty",  # what `python -m local_pipeline` sets from the working tree (test_commit.py)
     )
     assert result.status == "Succeeded", result.summary()
     assert [r.name for r in result.steps] == [
@@ -141,6 +146,7 @@ def test_real_pipeline_registers_when_every_gate_passes(
     metadata = package["CustomerMetadataProperties"]
     assert metadata["dataset_rows"] == "1000"
     assert metadata["model_build_fingerprint"] == "sha256-abc"
+    assert metadata["git_commit"] == "0123abc-dirty"
     assert float(metadata["decision_threshold"]) == result.metrics["decision_threshold"] == gates["decision_threshold"]
     (container,) = package["InferenceSpecification"]["Containers"]
     with tarfile.open(container["ModelDataLocalPath"], "r:gz") as archive:

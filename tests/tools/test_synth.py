@@ -13,9 +13,11 @@ import pytest
 from tools import synth
 
 FAKE_CDK = """#!/bin/sh
-# fake `cdk synth ... --output DIR`: count the run, write a one-stack assembly into DIR
-while [ "$#" -gt 0 ]; do [ "$1" = "--output" ] && out="$2"; shift; done
+# fake `cdk synth ... --output DIR`: count the run, keep its arguments, write a one-stack assembly into DIR
+prev=""
+for arg in "$@"; do [ "$prev" = "--output" ] && out="$arg"; prev="$arg"; done
 echo run >> "$(dirname "$0")/runs"
+printf '%s\n' "$*" > "$(dirname "$0")/args"
 mkdir -p "$out"
 printf '{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}' > "$out/S.template.json"
 printf '{"artifacts": {"S": {"type": "aws:cloudformation:stack", "properties": {"templateFile": "S.template.json"}}}}' \
@@ -122,3 +124,70 @@ def test_an_excluded_workspace_is_not_an_input(app: Path) -> None:
     assert synthesize(app, "--if-changed", "--exclude", str(app / "workspace")) == 0
     assert runs(app) == 1
     assert [p.name for p in (app / "workspace").iterdir()] == ["run.json"]
+
+
+def cdk_args(app: Path) -> str:
+    return (app / "node_modules" / ".bin" / "args").read_text().strip()
+
+
+def test_the_documented_c_option_selects_the_config_relative_to_the_current_folder(
+    app: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make synth ARGS="-c config=..."`: the help promised -c, and argparse used to refuse it."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "other.yaml").write_text("project: {name: o}\n")
+    monkeypatch.chdir(tmp_path)
+    assert synthesize(app, "-c", "config=mine/other.yaml", "--context", "flag=1") == 0
+    assert f" -c config={tmp_path / 'mine' / 'other.yaml'} -c flag=1" in cdk_args(app)
+    assert synthesize(app, "--if-changed", "-c", "config=mine/other.yaml", "--context", "flag=1") == 0
+    assert runs(app) == 1  # the same inputs
+    with pytest.raises(SystemExit) as help_exit:
+        synth.main(["--help"])
+    assert help_exit.value.code == 0
+    assert "-c config=PATH selects the config file" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "config=nope.yaml",
+            "-c config=nope.yaml: no such file {cwd}/nope.yaml (relative to the current folder, {cwd})",
+        ),
+        ("verbose", "-c 'verbose': expected KEY=VALUE, e.g. -c config=config/other.yaml"),
+        ("=x", "-c '=x': expected KEY=VALUE"),
+    ],
+)
+def test_a_bad_c_option_exits_2_before_cdk_runs(
+    app: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    case: tuple[str, str],
+) -> None:
+    argument, message = case
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        synthesize(app, "-c", argument)
+    assert info.value.code == 2
+    assert message.format(cwd=tmp_path) in capsys.readouterr().err
+    assert runs(app) == 0
+
+
+def test_a_dataset_spec_outside_the_repository_is_an_input(app: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "specs" / "adult.yaml"
+    spec.parent.mkdir()
+    spec.write_text("name: adult\n")
+    config = tmp_path / "adult-config.yaml"
+    config.write_text("project: {name: a}\nmodel_build: {dataset_spec: specs/adult.yaml}\n")
+    assert synthesize(app, "--if-changed", "-c", f"config={config}") == 0
+    assert synthesize(app, "--if-changed", "-c", f"config={config}") == 0
+    assert runs(app) == 1
+    spec.write_text("name: adult-v2\n")
+    assert synthesize(app, "--if-changed", "-c", f"config={config}") == 0
+    assert runs(app) == 2
+    (app / "config" / "environments.yaml").write_text(f"model_build: {{dataset_spec: {spec}}}\n")  # the default
+    assert synthesize(app, "--if-changed") == 0
+    spec.write_text("name: adult-v3\n")
+    assert synthesize(app, "--if-changed") == 0
+    assert runs(app) == 4

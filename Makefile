@@ -54,6 +54,7 @@ help:
 	@echo "make test    set up and run ruff, mypy and pytest"
 	@echo "make local-pipeline  run the dev SageMaker pipeline definition locally (STAGE, ARGS); synthesizes first"
 	@echo "             only when the app's inputs changed since cdk.out was written"
+	@echo "make new-dataset CSV=path NAME=x  infer config/datasets/x.yaml from a CSV file (FORCE=1 overwrites)"
 	@echo "make bench   benchmarks (figures go into README.md)"
 	@echo "make lock    re-resolve the requirements*.txt lock files from requirements*.in"
 	@echo "make clean   remove cdk.out and caches (keeps .venv, node_modules and the local runs in .local-pipeline)"
@@ -118,6 +119,10 @@ test: setup
 local-pipeline: setup
 	$(OFFLINE) $(PY) -m tools.synth --if-changed --exclude $(WORKSPACE) --outdir $(CDK_OUT)
 	$(OFFLINE) $(PY) -m local_pipeline --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
+
+# Infer a dataset spec from a CSV file (tools/new_dataset.py): config/datasets/$(NAME).yaml, kept unless FORCE=1.
+new-dataset: $(PY_STAMP)
+	$(PY) -m tools.new_dataset "$(CSV)" --name "$(NAME)" $(if $(FORCE),--force)
 
 # Set-up and test wall from a fresh clone of the committed work (bench/clean_clone.py), the synth ratio, the local run.
 bench: setup

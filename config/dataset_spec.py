@@ -6,66 +6,188 @@ spec file with :class:`DatasetSpec` (``DatasetSpec.model_validate(data)``, like 
 then writes ``DatasetSpec.model_dump(mode="json")`` to a JSON file that the steps receive; the steps read it with
 :mod:`sagemaker_code.steps.spec` (no pydantic in the containers).
 
+Columns keep the names of the user's files, whatever their spelling (``education-num``, ``Hours per week``,
+``2nd_income``); each also has an ``id``, a safe identifier derived from the name unless given, which is what the
+model's feature names and the data-quality baseline use. The validation fills in every derived value (``id``, the
+``missing`` policy) so that the JSON dump is explicit and the steps never derive anything themselves.
+
 Errors of the cross-field checks carry the dotted key path (``label.positive``, ``facets[1].column``) like every
 other validation error, so the loader can report them as ``file: key: message``.
 """
 
 from __future__ import annotations
 
+import codecs
+import math
 import re
-from typing import Literal
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from config.base import StrictModel
+from config.dataset_checks import column_problems, facet_problems, label_problems
 
-#: Column names become CSV headers, feature names and JSON keys: identifier-like, so nothing needs quoting.
-COLUMN_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: A column id: feature names, baseline names and identifiers in generated code need nothing quoted.
+COLUMN_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATASET_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}[a-z0-9]$")
 #: Facet names become the column ``facet_<name>`` of the bias dataset and keys of the bias report and gates.json.
 FACET_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: Characters a column name may not contain: line breaks and other control characters (a header field never does).
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
-#: A cross-field problem: key path, message, offending value.
-_Problem = tuple[tuple[str | int, ...], str, object]
+MissingPolicy = Literal["impute", "category", "drop_row", "error"]
+#: The missing-value policy of a column that does not name one.
+DEFAULT_MISSING: dict[str, MissingPolicy] = {"numeric": "impute", "categorical": "category", "label": "error"}
 
 
-class CsvFormat(StrictModel):
-    """How the input files are written."""
+def _finite(value: Any) -> Any:
+    """Refuse YAML's infinities and NaN, before the range checks (which would call NaN 'not greater than 0')."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"must be a finite number, got {value} (.inf and .nan are not allowed: the steps and the pipeline "
+            "definition carry the spec as JSON, which has no such numbers)"
+        )
+    return value
+
+
+#: A float that is not infinite or NaN (YAML's ``.inf``/``.nan``).
+Finite = Annotated[float, BeforeValidator(_finite)]
+
+
+def column_id(name: str, position: int) -> str:
+    """The safe identifier of a column name: the name itself when it already is one, else its letters and digits
+    (accents dropped) joined by '_', with ``c_`` before a leading digit; ``column_<n>`` (1-based) when nothing is
+    left. ``education-num`` -> ``education_num``, ``Hours per week`` -> ``Hours_per_week``, ``2nd`` -> ``c_2nd``."""
+    if COLUMN_ID_RE.fullmatch(name):
+        return name
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    words = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_")
+    if not words:
+        return f"column_{position + 1}"
+    return f"c_{words}" if words[0].isdigit() else words
+
+
+class SpecModel(StrictModel):
+    """Base of the spec's models."""
+
+
+class CsvFormat(SpecModel):
+    """How the input files are written.
+
+    Fields are split at the delimiter; a field in double quotes may hold the delimiter and line breaks (a delimiter of
+    several characters is matched literally, also inside quotes). Every field, header names included, then loses its
+    surrounding spaces and tabs, quoted or not. A field that is then empty, or equal to one of ``missing_values``, is
+    missing, and the column's ``missing`` policy decides what that does. Lines that are empty or hold nothing but
+    spaces, tabs and delimiters are skipped (a trailing blank line too); line breaks may be LF, CRLF or CR; a UTF-8
+    byte-order mark is ignored. A row with another number of fields than the header (or, without a header, the
+    spec's columns) stops the step with its file and line, as does a value that does not fit its column.
+    """
 
     type: Literal["csv"] = Field(default="csv", description="File format; only delimited text (csv) for now.")
-    header: bool = Field(default=False, description="The first line of every file names the columns.")
-    delimiter: str = Field(default=",", description="The one character between fields, e.g. ',' or ' '.")
+    header: bool = Field(
+        default=False,
+        description="The first line of every file names the columns (then found by name, in any order; extra "
+        "columns are ignored). false: the fields are the columns in the spec's order.",
+    )
+    delimiter: str = Field(
+        default=",",
+        description="The text between fields: one character such as ',' ';' '|' a tab or a space, or several, "
+        "such as ', ' (matched literally, also inside quotes).",
+    )
+    encoding: str = Field(
+        default="utf-8", description="Text encoding of the files, a Python codec name (e.g. utf-8, latin-1, cp1252)."
+    )
     missing_values: list[str] = Field(
         default_factory=list,
-        description="Field values that mean 'missing' besides the empty field, e.g. ['?', 'NA'].",
+        description="Field values that mean 'missing' besides the empty field, compared after trimming, e.g. "
+        "['?', 'NA']. What a missing value then does is the column's missing policy.",
     )
 
     @field_validator("delimiter")
     @classmethod
     def _delimiter(cls, value: str) -> str:
-        if len(value) != 1 or value in {'"', "\n", "\r"}:
-            raise ValueError(f"must be one character other than a quote or a line break, got {value!r}")
+        if not value or '"' in value or "\n" in value or "\r" in value:
+            raise ValueError(f"must be one or more characters without a quote or a line break, got {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"must be a text encoding Python knows (e.g. utf-8, latin-1), got {value!r}") from None
+        return value
+
+    @field_validator("missing_values")
+    @classmethod
+    def _missing_values(cls, value: list[str]) -> list[str]:
+        for token in value:
+            if not token.strip() or token != token.strip():
+                raise ValueError(
+                    f"must be non-empty values without surrounding whitespace (fields are trimmed before they are "
+                    f"compared; the empty field is always missing), got {token!r}"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError(f"must not repeat a value, got {value!r}")
         return value
 
 
-class Column(StrictModel):
-    """One column of the input files."""
+class Column(SpecModel):
+    """One column of the input files.
 
-    name: str = Field(description="Column name: a letter or '_' followed by letters, digits or '_'.")
+    Its ``name`` is the one the user sees, exactly as the files write it: in every message, in the reports and in the
+    raw test rows (``test_raw.csv``), and as the key of a JSON request to the endpoint (the ``id`` is accepted there
+    too, for clients that cannot write the name). Its ``id`` is what the pipeline uses where a name must be an
+    identifier: the model's feature names (``<id>`` for a numeric column, ``<id>=<value>`` per category) and the
+    data-quality baseline. With a header, the header must write every name exactly (a name that differs only in
+    case is pointed out).
+    """
+
+    name: str = Field(
+        description="The column's name as the files' header writes it, any spelling (e.g. 'education-num', "
+        "'Hours per week'); shown in messages, reports and the serving request."
+    )
+    id: str | None = Field(
+        default=None,
+        description="Safe identifier (a letter or '_', then letters, digits, '_') used for the model's feature "
+        "names and the data-quality baseline. Omitted: the name if it is one, else derived from it "
+        "('education-num' -> 'education_num', '2nd' -> 'c_2nd').",
+        json_schema_extra={"default_text": "derived from name"},
+    )
     type: Literal["numeric", "categorical"] = Field(
-        description="numeric: numbers (missing values are imputed); categorical: codes or text (one-hot encoded)."
+        description="numeric: numbers (one feature, the value); categorical: codes or text (one-hot encoded)."
+    )
+    missing: MissingPolicy | None = Field(
+        default=None,
+        description="What a missing value does: impute (numeric: the train median; categorical: the most frequent "
+        "train value), category (a value of its own: an extra 0/1 feature for categorical, XGBoost's own "
+        "missing-value branch for numeric), drop_row (the row is left out of training; serving refuses it), error "
+        "(the step stops naming the rows; serving refuses it). The label allows error or drop_row only.",
+        json_schema_extra={"default_text": "numeric: impute, categorical: category, the label: error"},
     )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not COLUMN_NAME_RE.fullmatch(value):
+        if not value.strip() or value != value.strip() or _CONTROL_RE.search(value):
+            raise ValueError(
+                f"must be non-empty, without surrounding whitespace or control characters (header fields are "
+                f"trimmed), got {value!r}"
+            )
+        return value
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is not None and not COLUMN_ID_RE.fullmatch(value):
             raise ValueError(f"must be a letter or '_' followed by letters, digits or '_', got {value!r}")
         return value
 
 
-class Label(StrictModel):
+class Label(SpecModel):
     """The column to predict (binary classification)."""
 
     column: str = Field(description="Name of the label column (a categorical column).")
@@ -73,7 +195,7 @@ class Label(StrictModel):
     positive: str = Field(
         description="The favourable outcome (one of values); the model predicts P(label == positive)."
     )
-    decision_threshold: float | None = Field(
+    decision_threshold: Finite | None = Field(
         default=None,
         gt=0,
         lt=1,
@@ -87,22 +209,27 @@ class Label(StrictModel):
     def _values(cls, value: list[str]) -> list[str]:
         if len(value) != 2 or value[0] == value[1]:
             raise ValueError(f"must be two different values (binary classification), got {value!r}")
+        for item in value:
+            if not item.strip() or item != item.strip():
+                raise ValueError(
+                    f"must be non-empty values without surrounding whitespace (fields are trimmed), got {item!r}"
+                )
         return value
 
 
-class CostMatrix(StrictModel):
+class CostMatrix(SpecModel):
     """Cost of each kind of error: it chooses the decision threshold, and the cost gate compares the model's test cost
     with the cheapest constant decision (accept everyone / reject everyone)."""
 
-    false_positive: float = Field(ge=0, description="Cost of predicting positive for a row that is negative.")
-    false_negative: float = Field(ge=0, description="Cost of predicting negative for a row that is positive.")
+    false_positive: Finite = Field(ge=0, description="Cost of predicting positive for a row that is negative.")
+    false_negative: Finite = Field(ge=0, description="Cost of predicting negative for a row that is positive.")
 
 
-class Split(StrictModel):
+class Split(SpecModel):
     """Stratified train/validation/test split; train gets the rest."""
 
-    validation: float = Field(gt=0, lt=1, description="Share of the rows of each class in the validation split.")
-    test: float = Field(gt=0, lt=1, description="Share of the rows of each class in the test split.")
+    validation: Finite = Field(gt=0, lt=1, description="Share of the rows of each class in the validation split.")
+    test: Finite = Field(gt=0, lt=1, description="Share of the rows of each class in the test split.")
     seed: int = Field(default=42, ge=0, description="Seed of the split (and of every other random choice).")
 
     @model_validator(mode="after")
@@ -116,12 +243,12 @@ class Split(StrictModel):
         return self
 
 
-class DisadvantagedGroup(StrictModel):
+class DisadvantagedGroup(SpecModel):
     """A facet's disadvantaged group: ``values`` for a categorical column, ``min``/``max`` for a numeric one."""
 
     values: list[str] | None = Field(default=None, description="Categorical facet: the values of the group.")
-    min: float | None = Field(default=None, description="Numeric facet: lowest value of the group (inclusive).")
-    max: float | None = Field(default=None, description="Numeric facet: highest value of the group (inclusive).")
+    min: Finite | None = Field(default=None, description="Numeric facet: lowest value of the group (inclusive).")
+    max: Finite | None = Field(default=None, description="Numeric facet: highest value of the group (inclusive).")
 
     @model_validator(mode="after")
     def _one_kind(self) -> DisadvantagedGroup:
@@ -137,14 +264,33 @@ class DisadvantagedGroup(StrictModel):
         return self
 
 
-class Facet(StrictModel):
+class FacetBounds(SpecModel):
+    """This facet's allowed range of disparate impact, instead of the pipeline's (``DisparateImpactLower``/``Upper``
+    parameters, from ``model_build.disparate_impact``); a bound left out is the pipeline's."""
+
+    lower: Finite | None = Field(default=None, gt=0, lt=1, description="Lowest allowed DI of this facet.")
+    upper: Finite | None = Field(default=None, gt=1, description="Highest allowed DI of this facet.")
+
+    @model_validator(mode="after")
+    def _some(self) -> FacetBounds:
+        if self.lower is None and self.upper is None:
+            raise ValueError("must give lower and/or upper (leave disparate_impact out to use the pipeline's bounds)")
+        return self
+
+
+class Facet(SpecModel):
     """A sensitive attribute checked for bias, and its disadvantaged group."""
 
     name: str = Field(
         description="Short name (lowercase letters, digits, '_'); the bias dataset column is facet_<name>."
     )
-    column: str = Field(description="The (feature) column the group is defined on.")
+    column: str = Field(description="Name of the (feature) column the group is defined on.")
     disadvantaged: DisadvantagedGroup = Field(description="The rows of the disadvantaged group.")
+    disparate_impact: FacetBounds | None = Field(
+        default=None,
+        description="Bias gate bounds of this facet (lower, upper). Omitted: the pipeline's DisparateImpactLower "
+        "and DisparateImpactUpper.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -154,7 +300,27 @@ class Facet(StrictModel):
         return value
 
 
-class DatasetSpec(StrictModel):
+def _fill_derived(data: Any) -> Any:
+    """The raw spec with each column's ``id`` and ``missing`` filled in where omitted (anything malformed is left
+    for the field validators to report)."""
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
+        return data
+    label = data.get("label")
+    label_column = label.get("column") if isinstance(label, dict) else None
+    columns: list[object] = []
+    for position, given in enumerate(data["columns"]):
+        column = given
+        if isinstance(given, dict) and isinstance(given.get("name"), str):
+            column = dict(given)
+            column.setdefault("id", column_id(given["name"].strip(), position))
+            kind = "label" if given["name"] == label_column else given.get("type")
+            if isinstance(kind, str) and kind in DEFAULT_MISSING:
+                column.setdefault("missing", DEFAULT_MISSING[kind])
+        columns.append(column)
+    return {**data, "columns": columns}
+
+
+class DatasetSpec(SpecModel):
     """The whole dataset spec file."""
 
     name: str = Field(description="Dataset name (lowercase letters, digits and '-'), recorded in every output.")
@@ -168,6 +334,11 @@ class DatasetSpec(StrictModel):
     cost_matrix: CostMatrix = Field(description="Cost of each kind of error.")
     split: Split = Field(description="Stratified train/validation/test split.")
     facets: list[Facet] = Field(default_factory=list, description="Sensitive attributes checked for bias.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived(cls, data: Any) -> Any:
+        return _fill_derived(data)
 
     @field_validator("name")
     @classmethod
@@ -188,7 +359,7 @@ class DatasetSpec(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
-        problems = self._column_problems() + self._label_problems() + self._facet_problems()
+        problems = column_problems(self) + label_problems(self) + facet_problems(self)
         if problems:
             # One error per problem, each at its own key path (not one joined message at the top level).
             raise ValidationError.from_exception_data(
@@ -203,63 +374,3 @@ class DatasetSpec(StrictModel):
                 ],
             )
         return self
-
-    def _column_problems(self) -> list[_Problem]:
-        problems: list[_Problem] = []
-        names = [column.name for column in self.columns]
-        for index, name in enumerate(names):
-            if name in names[:index]:
-                problems.append((("columns", index, "name"), f"duplicate column name {name!r}", name))
-        if len(names) < 2:
-            problems.append((("columns",), f"must list the label and at least one feature, got {names}", names))
-        return problems
-
-    def _label_problems(self) -> list[_Problem]:
-        problems: list[_Problem] = []
-        label, types = self.label, {column.name: column.type for column in self.columns}
-        if label.column not in types:
-            problems.append(
-                (("label", "column"), f"must be one of the columns {list(types)}, got {label.column!r}", label.column)
-            )
-        elif types[label.column] != "categorical":
-            problems.append(
-                (
-                    ("label", "column"),
-                    f"the label column {label.column!r} must have type categorical, got numeric",
-                    label.column,
-                )
-            )
-        if label.positive not in label.values:
-            problems.append(
-                (
-                    ("label", "positive"),
-                    f"must be one of label.values {label.values}, got {label.positive!r}",
-                    label.positive,
-                )
-            )
-        return problems
-
-    def _facet_problems(self) -> list[_Problem]:
-        problems: list[_Problem] = []
-        types = {column.name: column.type for column in self.columns}
-        seen: set[str] = set()
-        for index, facet in enumerate(self.facets):
-            where: tuple[str | int, ...] = ("facets", index)
-            if facet.name in seen:
-                problems.append(((*where, "name"), f"duplicate facet name {facet.name!r}", facet.name))
-            seen.add(facet.name)
-            kind = types.get(facet.column)
-            group = facet.disadvantaged
-            if facet.column == self.label.column:
-                message = f"must be a feature column, not the label {self.label.column!r}"
-                problems.append(((*where, "column"), message, facet.column))
-            elif kind is None:
-                message = f"must be one of the columns {list(types)}, got {facet.column!r}"
-                problems.append(((*where, "column"), message, facet.column))
-            elif kind == "numeric" and group.values is not None:
-                message = f"column {facet.column!r} is numeric: give min and/or max, not values"
-                problems.append(((*where, "disadvantaged"), message, group))
-            elif kind == "categorical" and group.values is None:
-                message = f"column {facet.column!r} is categorical: give values, not min/max"
-                problems.append(((*where, "disadvantaged"), message, group))
-        return problems

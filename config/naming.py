@@ -9,6 +9,8 @@ SageMaker Pipeline.
 
 from __future__ import annotations
 
+import re
+
 #: Outputs of an environment's model-build stack that the Train step reads from the cloud assembly of the commit it
 #: trains (tools/run_sagemaker_pipeline.py). Each is a literal string in the template.
 PIPELINE_NAME_OUTPUT = "PipelineName"
@@ -62,8 +64,32 @@ def model_build_pipeline_name(project: str, env_name: str) -> str:
     return f"{environment_prefix(project, env_name)}-model-build"
 
 
-def model_package_group_name(project: str, env_name: str) -> str:
-    return f"{environment_prefix(project, env_name)}-models"
+#: SageMaker's limit and pattern of model package group names (CreateModelPackageGroup).
+MAX_MODEL_PACKAGE_GROUP_NAME = 63
+MODEL_PACKAGE_GROUP_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def model_package_group_name(project: str, env_name: str, model_name: str) -> str:
+    """``<project>-<env>-<model>``: one group per model, so that models of different datasets never share versions
+    (the model name is ``model_build.model_name``, by default the dataset spec's name)."""
+    return f"{environment_prefix(project, env_name)}-{model_name}"
+
+
+def model_package_group_problem(project: str, env_name: str, model_name: str) -> str | None:
+    """Why ``model_name`` cannot name the environment's model package group (None when it can)."""
+    name = model_package_group_name(project, env_name, model_name)
+    if len(name) > MAX_MODEL_PACKAGE_GROUP_NAME:
+        return (
+            f"the model package group name {name!r} would be {len(name)} characters, SageMaker allows "
+            f"{MAX_MODEL_PACKAGE_GROUP_NAME}: set a shorter model_build.model_name (at most "
+            f"{MAX_MODEL_PACKAGE_GROUP_NAME - len(environment_prefix(project, env_name)) - 1} characters here)"
+        )
+    if not MODEL_PACKAGE_GROUP_NAME_RE.fullmatch(name):
+        return (
+            f"the model package group name {name!r} is not a SageMaker name (letters, digits and '-', starting and "
+            "ending with a letter or digit): set model_build.model_name"
+        )
+    return None
 
 
 def delivery_pipeline_name(project: str) -> str:

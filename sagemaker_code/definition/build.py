@@ -1,13 +1,14 @@
 """The SageMaker Pipeline definition, built with the SageMaker Python SDK 3.x at synth time, offline.
 
-Preprocess (Processing) -> Train (Training, XGBoost script mode; chooses the decision threshold by cost on the
+CheckParameters (Condition: every parameter within its allowed values, else a Fail step naming it; holds all other
+steps) -> Preprocess (Processing) -> Train (Training, XGBoost script mode; chooses the decision threshold by cost on the
 validation split) -> Evaluate (Processing: test metrics, the bias report in Clarify's formats and the gate file
 ``gates.json``) -> QualityGate (AUC) -> CostGate (cost against the cheapest constant decision) -> BiasGate (disparate
 impact per facet) -> Register (RegisterModel, PendingManualApproval by default).
 
 The parts: :mod:`.settings` (what a definition depends on, and the adapter from config), :mod:`.parameters`,
-:mod:`.steps` (one builder per step), :mod:`.gates`; every name and path shared with the step code and the local
-runner is in :mod:`sagemaker_code.steps.contract`.
+:mod:`.steps` (one builder per step), :mod:`.gates`, :mod:`.checks` (the parameter check); every name and path
+shared with the step code and the local runner is in :mod:`sagemaker_code.steps.contract`.
 
 There is no SageMaker Clarify job: Clarify is no longer open to new customers, and one processing job less is faster
 and cheaper. The bias report keeps Clarify's formats (see :mod:`sagemaker_code.steps.bias`).
@@ -32,6 +33,7 @@ import logging
 import os
 import sys
 import warnings
+from math import isfinite
 from pathlib import Path
 from unittest import mock
 
@@ -63,7 +65,7 @@ def build_definition(settings: PipelineSettings) -> str:
 def _build(settings: PipelineSettings) -> str:
     from sagemaker.mlops.workflow.pipeline import Pipeline
 
-    from sagemaker_code.definition import gates, steps
+    from sagemaker_code.definition import checks, gates, steps
     from sagemaker_code.definition.parameters import pipeline_parameters
 
     ctx = steps.StepContext.create(settings, pipeline_parameters(settings))
@@ -71,13 +73,22 @@ def _build(settings: PipelineSettings) -> str:
     train = steps.train_step(ctx, preprocess)
     evaluate = steps.evaluate_step(ctx, preprocess, train)
     register = steps.register_step(ctx, preprocess, train, evaluate)
+    run = [preprocess, train, evaluate, gates.gate_steps(settings, evaluate, register)]
     pipeline = Pipeline(
         name=settings.pipeline_name,
         parameters=ctx.parameters.all(),
-        steps=[preprocess, train, evaluate, gates.gate_steps(settings, evaluate, register)],
+        steps=[checks.parameter_check(settings, ctx.parameters, run)],
         sagemaker_session=ctx.session,
     )
-    definition: str = pipeline.definition()
+    # NaN and infinity are not JSON: a setting that slipped through must stop the build, not reach CloudFormation
+    try:
+        definition: str = json.dumps(json.loads(pipeline.definition()), allow_nan=False)
+    except ValueError:
+        bad = [name for name, value in settings.to_dict().items() if isinstance(value, float) and not isfinite(value)]
+        raise ValueError(
+            f"pipeline {settings.pipeline_name}: the definition would hold NaN or infinity, which is not JSON "
+            f"(settings {bad or 'of the hyperparameters'}): every number must be finite"
+        ) from None
     return definition
 
 

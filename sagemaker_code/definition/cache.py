@@ -24,8 +24,9 @@ from sagemaker_code.definition import build
 from sagemaker_code.definition.settings import PipelineSettings
 from tools.offline import offline_environ
 
-#: The distributions of the SageMaker Python SDK 3.x that build a definition (``sagemaker`` only pins the others).
-SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-serve", "sagemaker-train")
+#: The distributions that build a definition: the SageMaker Python SDK 3.x (``sagemaker`` only pins the others) and
+#: botocore, whose SageMaker enums (instance types, approval statuses) the parameter check lists.
+SDK_DISTRIBUTIONS = ("sagemaker", "sagemaker-core", "sagemaker-mlops", "sagemaker-serve", "sagemaker-train", "botocore")
 REPO_ROOT = Path(build.__file__).resolve().parents[2]
 
 

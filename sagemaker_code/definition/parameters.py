@@ -12,11 +12,18 @@ from typing import Any
 
 from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 
+from config.model_build import sagemaker_enum
 from config.naming import FINGERPRINT_PARAMETER
 from sagemaker_code.definition.settings import PipelineSettings
+from sagemaker_code.steps import contract
 
 #: GitCommit's default: an execution started by hand, not by the delivery pipeline.
 UNKNOWN_COMMIT = "unknown"
+
+
+def approval_statuses() -> list[str]:
+    """The values ModelApprovalStatus may take: botocore's enum of the same name (what CreateModelPackage takes)."""
+    return list(sagemaker_enum("ModelApprovalStatus"))
 
 
 def parameter_name(hyperparameter: str) -> str:
@@ -32,6 +39,8 @@ class PipelineParameters:
     processing_instance_type: Any
     processing_instance_count: Any
     training_instance_type: Any
+    training_instance_count: Any
+    bias_mitigation: Any
     auc_threshold: Any
     cost_margin: Any
     disparate_impact_lower: Any
@@ -49,6 +58,8 @@ class PipelineParameters:
             self.processing_instance_type,
             self.processing_instance_count,
             self.training_instance_type,
+            self.training_instance_count,
+            self.bias_mitigation,
             self.auc_threshold,
             self.cost_margin,
             self.disparate_impact_lower,
@@ -72,11 +83,19 @@ def pipeline_parameters(settings: PipelineSettings) -> PipelineParameters:
             "ProcessingInstanceCount", default_value=settings.processing_instance_count
         ),
         training_instance_type=ParameterString("TrainingInstanceType", default_value=settings.training_instance_type),
+        training_instance_count=ParameterInteger(
+            "TrainingInstanceCount", default_value=settings.training_instance_count
+        ),
+        bias_mitigation=ParameterString(
+            "BiasMitigation", default_value=settings.bias_mitigation, enum_values=list(contract.BIAS_MITIGATIONS)
+        ),
         auc_threshold=ParameterFloat("AucThreshold", default_value=settings.auc_threshold),
         cost_margin=ParameterFloat("CostMargin", default_value=settings.cost_margin),
         disparate_impact_lower=ParameterFloat("DisparateImpactLower", default_value=settings.disparate_impact_lower),
         disparate_impact_upper=ParameterFloat("DisparateImpactUpper", default_value=settings.disparate_impact_upper),
-        model_approval_status=ParameterString("ModelApprovalStatus", default_value=settings.model_approval_status),
+        model_approval_status=ParameterString(
+            "ModelApprovalStatus", default_value=settings.model_approval_status, enum_values=approval_statuses()
+        ),
         git_commit=ParameterString("GitCommit", default_value=UNKNOWN_COMMIT),
         model_build_fingerprint=ParameterString(
             FINGERPRINT_PARAMETER, default_value=settings.sentinels.model_build_fingerprint

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from config.model_build import HyperparameterDefaults
-from config.naming import model_build_pipeline_name, model_package_group_name
+from config.naming import model_build_pipeline_name, model_package_group_name, model_package_group_problem
 from sagemaker_code.steps.hyperparameters import BOUNDS, Hyperparameter, parse_table, table_json
 
 if TYPE_CHECKING:
@@ -77,9 +77,13 @@ class PipelineSettings:
     model_package_group_name: str
     #: Pipeline parameter defaults
     default_input_uri: str
+    #: The dataset spec's name, recorded in every model package's metadata (``dataset_name``).
+    dataset_name: str = "dataset"
     processing_instance_type: str = "ml.m5.large"
     processing_instance_count: int = 1
     training_instance_type: str = "ml.m5.large"
+    training_instance_count: int = 1
+    bias_mitigation: str = "none"
     auc_threshold: float = 0.75
     cost_margin: float = 0.05
     disparate_impact_lower: float = 0.8
@@ -128,14 +132,21 @@ def pipeline_settings(config: PlatformConfig, env_name: str, spec: DatasetSpec) 
         else sentinels.sample_data_uri
     )
     project = config.project.name
+    model = build.model_name_for(spec.name)
+    problem = model_package_group_problem(project, env_name, model)
+    if problem is not None:  # only a long default (the spec's name) can get here: model_name itself is bounded
+        raise ValueError(f"model_build.model_name (default: the dataset spec's name {spec.name!r}): {problem}")
     return PipelineSettings(
         pipeline_name=model_build_pipeline_name(project, env_name),
         region=config.environments[env_name].region,
-        model_package_group_name=model_package_group_name(project, env_name),
+        model_package_group_name=model_package_group_name(project, env_name, model),
         default_input_uri=default_input,
+        dataset_name=spec.name,
         processing_instance_type=build.processing_instance_type,
         processing_instance_count=build.processing_instance_count,
         training_instance_type=build.training_instance_type,
+        training_instance_count=build.training_instance_count,
+        bias_mitigation=build.bias_mitigation,
         auc_threshold=build.auc_threshold,
         cost_margin=build.cost_margin,
         disparate_impact_lower=build.disparate_impact.lower,

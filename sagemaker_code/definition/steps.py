@@ -16,7 +16,7 @@ from sagemaker.core import image_uris
 from sagemaker.core.drift_check_baselines import DriftCheckBaselines
 from sagemaker.core.model_metrics import FileSource, MetricsSource, ModelMetrics
 from sagemaker.core.processing import ProcessingInput, ProcessingOutput, ProcessingS3Input, Processor
-from sagemaker.core.shapes import OutputDataConfig, ProcessingS3Output, StoppingCondition
+from sagemaker.core.shapes import OutputDataConfig, ProcessingS3Output, S3DataSource, StoppingCondition
 from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join, JsonGet
 from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -96,12 +96,17 @@ class StepContext:
         """Every execution writes under ``s3://<artifacts>/pipelines/<pipeline>/``."""
         return f"s3://{self.settings.sentinels.artifacts_bucket}/pipelines/{self.settings.pipeline_name}"
 
-    def s3_input(self, name: str, uri: Any) -> ProcessingInput:
-        """The processing input ``name``, downloaded to its container path (``contract.processing_input``)."""
+    def s3_input(self, name: str, uri: Any, *, sharded: bool = False) -> ProcessingInput:
+        """The processing input ``name``, downloaded to its container path (``contract.processing_input``);
+        ``sharded``: each instance gets whole files of its own (ShardedByS3Key), else every file (FullyReplicated)."""
         return ProcessingInput(
             input_name=name,
             s3_input=ProcessingS3Input(
-                s3_uri=uri, s3_data_type="S3Prefix", local_path=contract.processing_input(name), s3_input_mode="File"
+                s3_uri=uri,
+                s3_data_type="S3Prefix",
+                local_path=contract.processing_input(name),
+                s3_input_mode="File",
+                s3_data_distribution_type="ShardedByS3Key" if sharded else "FullyReplicated",
             ),
         )
 
@@ -118,12 +123,12 @@ class StepContext:
             ),
         )
 
-    def processor(self, module: str, job_name: str) -> Processor:
+    def processor(self, module: str, job_name: str, instance_count: Any = 1) -> Processor:
         sentinels, p = self.settings.sentinels, self.parameters
         return Processor(
             role=sentinels.job_role_arn,
             image_uri=self.image,
-            instance_count=p.processing_instance_count,
+            instance_count=instance_count,
             instance_type=p.processing_instance_type,
             entrypoint=processing_command(module),
             volume_kms_key=sentinels.kms_key_arn,
@@ -135,12 +140,14 @@ class StepContext:
 
 
 def preprocess_step(ctx: StepContext) -> ProcessingStep:
+    """On ``ProcessingInstanceCount`` instances; the data input is sharded by S3 key (one instance: all files)."""
     data = contract.processing_input(contract.DATA_INPUT)
+    processor = ctx.processor(contract.PREPROCESS_MODULE, "preprocess", ctx.parameters.processing_instance_count)
     return ProcessingStep(
         name=contract.PREPROCESS_STEP,
         description="Validate the raw data against the dataset spec, split, fit the transform, write the baseline",
-        step_args=ctx.processor(contract.PREPROCESS_MODULE, "preprocess").run(
-            inputs=[ctx.code_input(), ctx.s3_input(contract.DATA_INPUT, ctx.parameters.input_uri)],
+        step_args=processor.run(
+            inputs=[ctx.code_input(), ctx.s3_input(contract.DATA_INPUT, ctx.parameters.input_uri, sharded=True)],
             outputs=[ctx.s3_output("preprocess", name) for name in contract.PREPROCESS_OUTPUTS],
             arguments=["--input", data, "--spec", contract.SPEC_PATH, "--output", contract.PROCESSING_OUTPUT],
         ),
@@ -149,19 +156,37 @@ def preprocess_step(ctx: StepContext) -> ProcessingStep:
     )
 
 
+def training_channel(preprocess: ProcessingStep, channel: str) -> InputData:
+    """A training channel from Preprocess' output of the same name: the train split sharded by S3 key over the
+    training instances (each trains on its own files), the others replicated on every instance."""
+    distribution = "ShardedByS3Key" if channel == contract.SHARDED_TRAINING_INPUT else "FullyReplicated"
+    source = S3DataSource(
+        s3_data_type="S3Prefix",
+        s3_uri=processing_output_uri(preprocess, channel),
+        s3_data_distribution_type=distribution,
+    )
+    return InputData(channel_name=channel, data_source=source)
+
+
 def train_step(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
-    """XGBoost script mode: the container unpacks the bundle and runs the launcher with the hyperparameters as
-    ``--name value`` arguments, one channel per Preprocess output it reads."""
+    """XGBoost script mode on ``TrainingInstanceCount`` instances (distributed XGBoost when more than one, see
+    sagemaker_code.steps.cluster): the container unpacks the bundle and runs the launcher with the hyperparameters
+    (and the bias mitigation) as ``--name value`` arguments, one channel per Preprocess output it reads."""
     s, p = ctx.settings.sentinels, ctx.parameters
     trainer = ModelTrainer(
         training_image=ctx.image,
         role=s.job_role_arn,
         sagemaker_session=ctx.session,
         base_job_name="train",
-        compute=Compute(instance_type=p.training_instance_type, instance_count=1, volume_kms_key_id=s.kms_key_arn),
+        compute=Compute(
+            instance_type=p.training_instance_type,
+            instance_count=p.training_instance_count,
+            volume_kms_key_id=s.kms_key_arn,
+        ),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=ctx.settings.max_runtime_seconds),
         hyperparameters={
             **{name: param.to_string() for name, param in p.hyperparameters.items()},
+            contract.BIAS_MITIGATION_HYPERPARAMETER: p.bias_mitigation.to_string(),
             "sagemaker_program": contract.TRAIN_PROGRAM,
             "sagemaker_submit_directory": s.code_uri,
         },
@@ -172,17 +197,15 @@ def train_step(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
         description="Train gradient-boosted trees on the train split, early-stopped on the validation split; choose "
         "the decision threshold with the least expected cost on the validation split",
         step_args=trainer.train(
-            input_data_config=[
-                InputData(channel_name=channel, data_source=processing_output_uri(preprocess, channel))
-                for channel in contract.TRAINING_INPUTS
-            ]
+            input_data_config=[training_channel(preprocess, channel) for channel in contract.TRAINING_INPUTS]
         ),
         cache_config=ctx.cache,
     )
 
 
 def evaluate_step(ctx: StepContext, preprocess: ProcessingStep, train: TrainingStep) -> ProcessingStep:
-    """Metrics, the bias report in Clarify's formats and the gate decisions; the thresholds are parameters."""
+    """Metrics, the bias report in Clarify's formats and the gate decisions; the thresholds are parameters. One
+    instance: the metrics, their bootstrap and the bias report need every test row together."""
     p = ctx.parameters
     methods = ", ".join((*contract.PRE_TRAINING_METHODS, *contract.POST_TRAINING_METHODS))
     return ProcessingStep(
@@ -265,6 +288,9 @@ def register_step(
                 ),
             ),
             customer_metadata_properties={
+                "dataset_name": ctx.settings.dataset_name,
+                "input_data_uri": p.input_uri,
+                "bias_mitigation": p.bias_mitigation,
                 "dataset_sha256": as_text(json_get(preprocess, contract.FINGERPRINT, contract.FINGERPRINT_SHA256)),
                 "dataset_rows": as_text(json_get(preprocess, contract.FINGERPRINT, contract.FINGERPRINT_ROWS)),
                 "decision_threshold": as_text(json_get(evaluate, contract.EVALUATION, contract.DECISION_THRESHOLD)),

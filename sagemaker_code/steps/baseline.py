@@ -9,12 +9,13 @@ domain constraint.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
 
-from sagemaker_code.steps.transform import INTEGER_RE, NUMBER_RE
+from sagemaker_code.steps.transform import INTEGER_RE, NUMBER_RE, category_table, factorized
 
 #: Model Monitor's KLL sketch parameters and its number of histogram buckets.
 KLL_K = 2048
@@ -24,20 +25,53 @@ HISTOGRAM_BUCKETS = 10
 MAX_DOMAIN_SIZE = 50
 
 
-def _kll_sketch(values: list[float]) -> list[list[float]]:
+@dataclass(frozen=True)
+class ColumnSummary:
+    """What the baseline needs of one column: its present values (numbers, or counts of each text) and the rest."""
+
+    name: str
+    kind: str  # Model Monitor's inferred type: Integral, Fractional or String
+    numbers: np.ndarray | None  # Integral/Fractional: the present values
+    counts: dict[str, int] | None  # String: how often each value occurs
+    missing: int
+
+    @property
+    def present(self) -> int:
+        return int(self.numbers.size) if self.numbers is not None else sum((self.counts or {}).values())
+
+
+def text_kind(values: Sequence[str]) -> str:
+    """Model Monitor's inferred type of a column from its (distinct) present texts."""
+    if values and all(INTEGER_RE.fullmatch(value) for value in values):
+        return "Integral"
+    if values and all(NUMBER_RE.fullmatch(value) for value in values):
+        return "Fractional"
+    return "String"
+
+
+def summary_of_counts(name: str, counts: dict[str, int], missing: int) -> ColumnSummary:
+    """The summary of a text column from its value counts: numeric statistics when every value looks numeric."""
+    kind = text_kind(list(counts))
+    if kind == "String":
+        return ColumnSummary(name=name, kind=kind, numbers=None, counts=counts, missing=missing)
+    numbers = np.repeat(np.array([float(value) for value in counts], dtype=np.float64), list(counts.values()))
+    return ColumnSummary(name=name, kind=kind, numbers=numbers, counts=None, missing=missing)
+
+
+def _kll_sketch(values: np.ndarray) -> list[list[float]]:
     """Compactor levels of a KLL sketch: level h holds items of weight 2**h, at most k per level.
 
     Up to k values this is exact (every value at level 0, as Model Monitor writes it). Beyond k, a level is compacted
     the KLL way: sorted, every other item promoted to the next level (deterministically the odd positions), an odd
     item left behind; the total weight stays the number of values.
     """
-    levels = [list(values)]
-    while len(levels[-1]) > KLL_K:
-        top = sorted(levels[-1])
-        keep = top[-1:] if len(top) % 2 else []
+    levels = [np.asarray(values, dtype=np.float64)]
+    while levels[-1].size > KLL_K:
+        top = np.sort(levels[-1])
+        keep = top[-1:] if top.size % 2 else top[:0]
         levels[-1] = keep
-        levels.append(top[1 : len(top) - len(keep) : 2])
-    return levels
+        levels.append(top[1 : top.size - keep.size : 2])
+    return [level.tolist() for level in levels]
 
 
 def _histogram(values: np.ndarray) -> list[dict[str, float]]:
@@ -52,37 +86,39 @@ def _histogram(values: np.ndarray) -> list[dict[str, float]]:
     ]
 
 
-def _inferred_type(present: list[str]) -> str:
-    """Model Monitor's inferred type of a column from its text, so that it agrees with the monitor's own inference."""
-    if present and all(INTEGER_RE.fullmatch(value) for value in present):
-        return "Integral"
-    if present and all(NUMBER_RE.fullmatch(value) for value in present):
-        return "Fractional"
-    return "String"
-
-
 def data_quality_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[dict[str, object], dict[str, object]]:
-    """statistics.json and constraints.json of Model Monitor's DataQuality baseline for ``columns`` of ``frame``."""
-    rows = len(frame)
+    """statistics.json and constraints.json of ``columns`` of a frame of raw text (types inferred from the text)."""
+    summaries = []
+    for name in columns:
+        codes, uniques = factorized(frame[name])
+        texts, _ = category_table(uniques, ())
+        per_code = np.bincount(codes[codes >= 0], minlength=len(uniques)).tolist()
+        counts: dict[str, int] = {}
+        for text, count in zip(texts, per_code, strict=True):
+            if text is not None and count:
+                counts[text] = counts.get(text, 0) + count
+        summaries.append(summary_of_counts(name, counts, len(frame) - sum(counts.values())))
+    return baseline_of(summaries, len(frame))
+
+
+def baseline_of(summaries: Sequence[ColumnSummary], rows: int) -> tuple[dict[str, object], dict[str, object]]:
+    """statistics.json and constraints.json of Model Monitor's DataQuality baseline of column summaries."""
     statistics: list[dict[str, object]] = []
     constraints: list[dict[str, object]] = []
-    for name in columns:
-        values: list[str | None] = frame[name].tolist()
-        present = [value for value in values if value is not None]
-        common = {"num_present": len(present), "num_missing": rows - len(present)}
-        kind = _inferred_type(present)
+    for column in summaries:
+        common = {"num_present": column.present, "num_missing": column.missing}
         constraint: dict[str, object] = {
-            "name": name,
-            "inferred_type": kind,
-            "completeness": len(present) / rows if rows else 0.0,
+            "name": column.name,
+            "inferred_type": column.kind,
+            "completeness": column.present / rows if rows else 0.0,
         }
-        if kind == "String":
-            counts = Counter(present)
+        if column.numbers is None:
+            counts = column.counts or {}
             buckets = [{"value": value, "count": count} for value, count in sorted(counts.items(), key=_by_count)]
             statistics.append(
                 {
-                    "name": name,
-                    "inferred_type": kind,
+                    "name": column.name,
+                    "inferred_type": column.kind,
                     "string_statistics": {
                         "common": common,
                         "distinct_count": float(len(counts)),
@@ -93,11 +129,11 @@ def data_quality_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> tupl
             if len(counts) <= MAX_DOMAIN_SIZE:
                 constraint["string_constraints"] = {"domains": sorted(counts)}
         else:
-            numbers = np.array([float(value) for value in present], dtype=np.float64)
+            numbers = column.numbers
             statistics.append(
                 {
-                    "name": name,
-                    "inferred_type": kind,
+                    "name": column.name,
+                    "inferred_type": column.kind,
                     "numerical_statistics": {
                         "common": common,
                         "mean": float(numbers.mean()),
@@ -110,7 +146,7 @@ def data_quality_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> tupl
                                 "buckets": _histogram(numbers),
                                 "sketch": {
                                     "parameters": {"c": KLL_C, "k": float(KLL_K)},
-                                    "data": _kll_sketch(numbers.tolist()),
+                                    "data": _kll_sketch(numbers),
                                 },
                             }
                         },

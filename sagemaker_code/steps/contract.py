@@ -38,6 +38,11 @@ MODEL_DIR = f"{CONTAINER_ROOT}/model"
 SM_CHANNEL_PREFIX = "SM_CHANNEL_"
 SM_MODEL_DIR = "SM_MODEL_DIR"
 SM_HPS = "SM_HPS"
+#: The toolkit's cluster variables: every host of the training job (JSON list) and this one (``algo-1``...).
+SM_HOSTS = "SM_HOSTS"
+SM_CURRENT_HOST = "SM_CURRENT_HOST"
+#: Distributed training: the leader (the first host, sorted) runs XGBoost's collective tracker on this port.
+COLLECTIVE_PORT = 9099
 #: Serving (script mode): the program and where the model's code folder is unpacked (the Train step writes the
 #: folder ``<model dir>/<SERVING_CODE_FOLDER>``, which the model archive carries to ``SERVING_CODE_DIR``).
 SERVING_PROGRAM = "inference.py"
@@ -68,7 +73,10 @@ EVALUATE_MODULE = "sagemaker_code.steps.evaluate"
 #: The module the training launcher (``TRAIN_PROGRAM``) runs.
 TRAIN_MODULE = "sagemaker_code.steps.train"
 
-#: Names of the pipeline's steps (the gates' steps are in ``GATE_SEQUENCE``).
+#: Names of the pipeline's steps (the gates' steps are in ``GATE_SEQUENCE``). The parameter check is the first step:
+#: every other step is in its IfSteps; its ElseSteps check each parameter on its own (``Check<Parameter>``) and fail
+#: with a message naming the parameter and its allowed values (``<Parameter>Invalid``).
+PARAMETER_CHECK_STEP = "CheckParameters"
 PREPROCESS_STEP = "Preprocess"
 TRAIN_STEP = "Train"
 EVALUATE_STEP = "Evaluate"
@@ -84,6 +92,17 @@ REPORT_OUTPUT = "report"
 PREPROCESS_OUTPUTS = (*SPLITS, TRANSFORM_OUTPUT, BASELINE_OUTPUT, FINGERPRINT_OUTPUT, REPORT_OUTPUT)
 #: Train: the channels it reads (from Preprocess' outputs of the same names).
 TRAINING_INPUTS = ("train", "validation", TRANSFORM_OUTPUT)
+#: The channel (and the Preprocess input) that is sharded by S3 key over several instances: each instance gets
+#: whole files of its own. Every other input is fully replicated.
+SHARDED_TRAINING_INPUT = "train"
+#: Bias mitigation of the Train step (pipeline parameter BiasMitigation, the training hyperparameter of this name).
+BIAS_MITIGATION_HYPERPARAMETER = "bias_mitigation"
+NO_MITIGATION = "none"
+REWEIGHING = "reweighing"
+BIAS_MITIGATIONS = (NO_MITIGATION, REWEIGHING)
+#: The model folder's subfolder with the comparison model (the other BiasMitigation setting, trained on the same
+#: splits when the spec has facets; Evaluate reports both side by side; serving never reads it).
+COMPARISON_FOLDER = "comparison"
 #: Evaluate: its inputs and outputs.
 MODEL_INPUT = "model"
 TEST_INPUT = "test"
@@ -91,6 +110,17 @@ EVALUATION_OUTPUT = "evaluation"
 BIAS_OUTPUT = "bias"
 GATES_OUTPUT = "gates"
 EVALUATE_OUTPUTS = (EVALUATION_OUTPUT, BIAS_OUTPUT, GATES_OUTPUT)
+
+
+def parameter_check_step(parameter: str) -> str:
+    """The condition step that checks one pipeline parameter (in the parameter check's ElseSteps)."""
+    return f"Check{parameter}"
+
+
+def parameter_fail_step(parameter: str) -> str:
+    """The Fail step of a parameter out of its allowed values."""
+    return f"{parameter}Invalid"
+
 
 # ---- files the steps write and the definition reads ---------------------------------------------------------------
 

@@ -36,7 +36,6 @@ import csv
 import io
 import logging
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,15 +46,17 @@ if not __package__:  # run as a file (python .../evaluate.py): make `sagemaker_c
     __import__("_bootstrap")
 
 from sagemaker_code.steps import bias, contract
+from sagemaker_code.steps.artifacts import Comparison, load_comparison, load_model_artifacts
 from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, split_file, write_json
 from sagemaker_code.steps.cost import ConstantCosts
 from sagemaker_code.steps.gates import GatedScores, GateThresholds, gate_report
-from sagemaker_code.steps.inference import MODEL_FILE, ServingModel, load_model
+from sagemaker_code.steps.inference import ServingModel
 from sagemaker_code.steps.metrics import Confusion, Interval, bootstrap_samples, percentile_interval, roc_auc, roc_curve
 from sagemaker_code.steps.metrics import standard_deviation as std
+from sagemaker_code.steps.mitigation import ModelSummary, summary
 from sagemaker_code.steps.preprocess import TEST_RAW_FILE, read_table
 from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Facet, load_spec
-from sagemaker_code.steps.transform import TRANSFORM_FILE, TransformFileError, TransformInputError, parse_number
+from sagemaker_code.steps.transform import TransformInputError, parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -73,41 +74,6 @@ SKEW_TOLERANCE = 1e-6
 PRE_TRAINING_METHODS = contract.PRE_TRAINING_METHODS
 POST_TRAINING_METHODS = contract.POST_TRAINING_METHODS
 POST_TRAINING = bias.STAGE_OUTPUT["post_training_bias"]
-
-
-def load_model_artifacts(path: Path) -> ServingModel:
-    """The booster and transform from model.tar.gz (or a folder holding it, or an unpacked model folder)."""
-    if path.is_dir():
-        if (path / MODEL_FILE).is_file():
-            if not (path / TRANSFORM_FILE).is_file():
-                raise StepError(f"{path}: the model folder has no {TRANSFORM_FILE}")
-            return _load(path, (path / MODEL_FILE).read_bytes(), (path / TRANSFORM_FILE).read_bytes())
-        archives = sorted(path.glob("*.tar.gz"))
-        if len(archives) != 1:
-            found = [archive.name for archive in archives]
-            raise StepError(f"{path}: expected one model.tar.gz or an unpacked model ({MODEL_FILE}), found {found}")
-        path = archives[0]
-    if not path.is_file():
-        raise StepError(f"model not found: {path}")
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            members = {member.name.removeprefix("./"): member for member in archive.getmembers() if member.isfile()}
-            contents = {}
-            for name in (MODEL_FILE, TRANSFORM_FILE):
-                member = archive.extractfile(members[name]) if name in members else None
-                if member is None:
-                    raise StepError(f"{path}: the archive has no {name}; it has {sorted(members)}")
-                contents[name] = member.read()
-    except (tarfile.TarError, OSError) as exc:
-        raise StepError(f"{path}: not a readable .tar.gz archive: {exc}") from None
-    return _load(path, contents[MODEL_FILE], contents[TRANSFORM_FILE])
-
-
-def _load(where: Path, model: bytes, transform: bytes) -> ServingModel:
-    try:
-        return load_model(model, transform.decode("utf-8"))
-    except (TransformFileError, UnicodeDecodeError) as exc:
-        raise StepError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -301,6 +267,32 @@ def bias_inputs(scores: ScoredSplit, spec: DatasetSpec) -> tuple[str, dict[str, 
     return buffer.getvalue(), config
 
 
+def model_summaries(
+    scores: ScoredSplit,
+    comparison: Comparison,
+    test_dir: Path,
+    spec: DatasetSpec,
+    facets: list[tuple[Facet, np.ndarray]],
+) -> list[ModelSummary]:
+    """The served model and, when Train wrote one, the comparison model (the other bias mitigation) on the same
+    test rows, served first."""
+    served = (scores.y, scores.probabilities, scores.predicted, scores.decision_threshold)
+    models = [summary(comparison.served, served, served=True, spec=spec, facets=facets)]
+    if comparison.model is None or comparison.other is None:
+        return models
+    y, features = read_xgboost_csv(test_dir / split_file(contract.TEST_INPUT), "test data")
+    if not np.array_equal(y.astype(np.int64), scores.y):  # pragma: no cover - the file score_test_split read
+        raise StepError(f"{test_dir}: the test split changed while it was scored")
+    transform = comparison.model.transform
+    if transform.label.decision_threshold is None:  # pragma: no cover - load_model refuses such a transform.json
+        raise StepError("the comparison model's transform.json has no decision threshold")
+    probabilities = comparison.model.predict_features(features)
+    predicted = transform.predicted_positive(probabilities).astype(np.int64)
+    scored = (scores.y, probabilities, predicted, transform.label.decision_threshold)
+    models.append(summary(comparison.other, scored, served=False, spec=spec, facets=facets))
+    return models
+
+
 def evaluate(
     model_path: Path,
     test_dir: Path,
@@ -315,8 +307,15 @@ def evaluate(
     if problems:
         raise StepError("; ".join(problems))
     scores = score_test_split(load_model_artifacts(model_path), test_dir, spec)
-    samples = bootstrap(scores, spec, facets_of(scores, spec), resamples)
+    facets = facets_of(scores, spec)
+    samples = bootstrap(scores, spec, facets, resamples)
     report = evaluation_report(scores, spec, samples, resamples)
+    models = model_summaries(scores, load_comparison(model_path), test_dir, spec, facets)
+    lower, upper = thresholds.di_lower, thresholds.di_upper
+    report["bias_mitigation"] = {
+        "served": next(model.mitigation for model in models if model.served),
+        "models": [model.as_dict(spec.facets, lower, upper) for model in models],
+    }
     write_json(output / contract.EVALUATION.output / contract.EVALUATION.path, report)
     dataset, config = bias_inputs(scores, spec)
     bias_dir = output / contract.BIAS_OUTPUT
@@ -330,7 +329,7 @@ def evaluate(
         write_json(bias_dir / contract.ANALYSIS, analysis)
     gates = gate_report(
         GatedScores(scores.y, scores.probabilities, scores.predicted, scores.decision_threshold),
-        facets_of(scores, spec),
+        facets,
         disparate_impacts={
             facet.name: bias.metric_value(analysis, POST_TRAINING, facet.bias_column, contract.DISPARATE_IMPACT)
             for facet in spec.facets
@@ -338,6 +337,7 @@ def evaluate(
         intervals=gated_intervals(samples, spec),
         thresholds=thresholds,
         spec=spec,
+        models=models,
     )
     write_json(output / contract.GATES.output / contract.GATES.path, gates)
     return report

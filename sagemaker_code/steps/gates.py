@@ -10,7 +10,10 @@ messages name the values, the thresholds and the bootstrap interval of every gat
 - cost: the model's expected cost per test row <= (1 - ``CostMargin``) x the cheaper constant decision (predict the
   favourable value for every row, or the other value for every row), under the spec's cost matrix.
 - bias: disparate impact (DI, read by name from the Clarify-format ``analysis.json``) of every facet within
-  [``DisparateImpactLower``, ``DisparateImpactUpper``]; the message names each facet's DI, group sizes and base rates.
+  [``DisparateImpactLower``, ``DisparateImpactUpper``], or within the facet's own bounds when the dataset spec gives
+  them (``facets[].disparate_impact: {lower, upper}``); the message names each facet's DI, group sizes and base rates.
+  A failed bias gate also says what to do: the served model and the comparison model (the other bias mitigation,
+  trained on the same splits) side by side on the same test split, and the remedies the platform offers.
 
 The gates decide on the point estimates; the intervals are reported so that a reader can see how much a 150-row test
 split can tell.
@@ -28,6 +31,7 @@ from sagemaker_code.steps import contract
 from sagemaker_code.steps.common import StepError
 from sagemaker_code.steps.cost import ConstantCosts, expected_cost
 from sagemaker_code.steps.metrics import Interval, ratio, roc_auc
+from sagemaker_code.steps.mitigation import ModelSummary, facet_bounds, remedies
 from sagemaker_code.steps.spec import DatasetSpec, Facet
 
 logger = logging.getLogger(__name__)
@@ -182,20 +186,25 @@ class GroupSummary:
         }
 
 
-def _facet_problem(name: str, d: GroupSummary, a: GroupSummary, positive: str) -> str | None:
-    """Why DI is undefined for a facet, in words (None when it is defined)."""
+def _facet_problem(name: str, d: GroupSummary, a: GroupSummary, positive: str) -> tuple[str, str] | None:
+    """Why DI is undefined for a facet, in words and in short (None when it is defined)."""
     total = d.rows + a.rows
     if d.rows == 0:
-        return f"facet '{name}': the disadvantaged group has no rows in the test split (0 of {total})"
+        return (
+            f"facet '{name}': the disadvantaged group has no rows in the test split (0 of {total})",
+            f"facet '{name}': DI undefined, no test row in the disadvantaged group",
+        )
     if a.rows == 0:
         return (
             f"facet '{name}': every test row is in the disadvantaged group ({total} of {total}), so there is no "
-            "other group to compare with"
+            "other group to compare with",
+            f"facet '{name}': DI undefined, every test row in the disadvantaged group",
         )
     if not a.predicted_positive_rate:
         return (
             f"facet '{name}': disparate impact is undefined: the model predicts {positive} for none of the "
-            f"{a.rows} test rows outside the disadvantaged group"
+            f"{a.rows} test rows outside the disadvantaged group",
+            f"facet '{name}': disparate impact is undefined, no {positive} predicted outside the group",
         )
     return None
 
@@ -209,13 +218,18 @@ def bias_gate(
     intervals: Mapping[str, Interval | None],
     thresholds: GateThresholds,
     spec: DatasetSpec,
+    models: Sequence[ModelSummary] = (),
 ) -> dict[str, object]:
-    """DI of every facet within the bounds; ``disparate_impacts`` come from analysis.json (read by name)."""
+    """DI of every facet within its bounds; ``disparate_impacts`` come from analysis.json (read by name).
+
+    ``models``: the served model and the comparison model on the test split (their DI, AUC and cost), named with
+    the remedies in the message of a failed gate.
+    """
     lower, upper = thresholds.di_lower, thresholds.di_upper
     positive = f"{spec.label.column}={spec.label.positive}"
     results: dict[str, object] = {}
-    failing: list[str] = []
-    passing: list[str] = []
+    failing: list[tuple[str, str]] = []  # (full text, short text) of each facet
+    passing: list[tuple[str, str]] = []
     for facet, membership in facets:
         group = membership.astype(bool)
         d, a = GroupSummary.of(group, y, predicted), GroupSummary.of(~group, y, predicted)
@@ -223,28 +237,45 @@ def bias_gate(
         problem = _facet_problem(facet.name, d, a, positive)
         if problem is None and di is None:  # analysis.json disagrees with the counts: never a silent pass
             raise StepError(f"analysis.json has no disparate impact for facet '{facet.name}' although it is defined")
-        passed = problem is None and di is not None and lower <= di <= upper
+        facet_lower, facet_upper, from_spec = facet_bounds(facet, lower, upper)
+        passed = problem is None and di is not None and facet_lower <= di <= facet_upper
         interval = intervals.get(facet.name)
         groups = (
             f"disadvantaged group {d.rows} of {d.rows + a.rows} test rows (label positive rate "
             f"{_number(d.label_positive_rate)}, predicted positive rate {_number(d.predicted_positive_rate)}), "
             f"others {a.rows} ({_number(a.label_positive_rate)}, {_number(a.predicted_positive_rate)})"
         )
+        rates = (
+            f"group {d.rows} of {d.rows + a.rows}, label positive rate {_number(d.label_positive_rate)} vs "
+            f"{_number(a.label_positive_rate)}"
+        )
         if problem is not None:
-            text = f"{problem}; {groups}"
+            text = f"{problem[0]}; {groups}"
+            short = f"{problem[1]} ({rates})"
         else:
             verdict = "within the bounds"
             if not passed:
-                verdict = "below the lower bound" if di is not None and di < lower else "above the upper bound"
+                below = di is not None and di < facet_lower
+                verdict = (
+                    f"below the lower bound {facet_lower:g}" if below else f"above the upper bound {facet_upper:g}"
+                )
+            if from_spec:
+                verdict += f" (the spec's [{facet_lower:g}, {facet_upper:g}])"
             text = f"facet '{facet.name}' ({facet.column}): DI {_number(di)} ({_interval_text(interval)}) {verdict}; "
+            if di == 0:
+                text += f"the model predicts {positive} for none of the {d.rows} test rows in the group; "
             text += groups
-        (passing if passed else failing).append(text)
+            short = f"facet '{facet.name}': DI {_number(di)} {verdict} ({rates})"
+        (passing if passed else failing).append((text, short))
         results[facet.name] = {
             "passed": int(passed),
-            "problem": problem,
+            "problem": None if problem is None else problem[0],
             "column": facet.column,
             "disparate_impact": di,
             "disparate_impact_interval": _interval(interval),
+            "lower": facet_lower,
+            "upper": facet_upper,
+            "bounds_from_spec": from_spec,
             "disadvantaged": d.as_dict(),
             "others": a.as_dict(),
         }
@@ -252,23 +283,47 @@ def bias_gate(
     if not facets:
         message = "Bias gate passed: the dataset spec names no facets, so there is no disparate impact to check"
     elif passed:
-        message = _fit(f"Bias gate passed: disparate impact within [{lower:g}, {upper:g}] for every facet", passing)
+        message = _fit(f"Bias gate passed: disparate impact within [{lower:g}, {upper:g}] for every facet", [], passing)
     else:
-        message = _fit(f"Bias gate failed: disparate impact must be within [{lower:g}, {upper:g}]", failing + passing)
-    return {**_verdict(passed, message), "lower": lower, "upper": upper, "facets": results}
+        tail = remedies(models, [facet for facet, _ in facets], lower, upper)
+        message = _fit(
+            f"Bias gate failed: disparate impact must be within [{lower:g}, {upper:g}]", failing, passing, tail
+        )
+    return {
+        **_verdict(passed, message),
+        "lower": lower,
+        "upper": upper,
+        "facets": results,
+        "bias_mitigation": [model.as_dict([facet for facet, _ in facets], lower, upper) for model in models],
+    }
 
 
-def _fit(head: str, parts: list[str]) -> str:
-    """``head; part; part...`` cut to :data:`MAX_MESSAGE` characters by leaving out whole trailing parts."""
-    message = head
-    for index, part in enumerate(parts):
-        more = len(parts) - index
-        candidate = f"{message}; {part}"
-        reserve = 0 if more == 1 else len(f"; and {more - 1} more facets in gates.json")
-        if len(candidate) + reserve > MAX_MESSAGE:
-            return f"{message}; and {more} more facets in gates.json"
-        message = candidate
-    return message
+def _fit(head: str, failing: list[tuple[str, str]], passing: list[tuple[str, str]], tail: str = "") -> str:
+    """``head; facet; facet...; tail`` within :data:`MAX_MESSAGE` characters (a step's FailureReason holds 1,024).
+
+    Each facet comes as its (full, short) text, failing ones first. What fits is taken in this order: every failing
+    facet in short, then each in full, then the passing ones in short, then in full; the facets that do not fit even
+    in short are left out at the end and counted. The tail (what to do) is always kept."""
+    parts = failing + passing
+    budget = MAX_MESSAGE - (len(tail) + 2 if tail else 0)
+    chosen: list[str] = []  # the text of each facet named so far (a prefix of parts)
+
+    def render(texts: list[str]) -> str:
+        left_out = len(parts) - len(texts)
+        return "; ".join([head, *texts, *([f"and {left_out} more facets in gates.json"] if left_out else [])])
+
+    for group in (range(len(failing)), range(len(failing), len(parts))):
+        for index in group:  # short forms, while they fit
+            if len(chosen) != index or len(render([*chosen, parts[index][1]])) > budget:
+                break
+            chosen.append(parts[index][1])
+        for index in group:  # full forms of those named, where they fit
+            if index < len(chosen):
+                candidate = [*chosen[:index], parts[index][0], *chosen[index + 1 :]]
+                if len(render(candidate)) <= budget:
+                    chosen = candidate
+    message = render(chosen)
+    return f"{message}. {tail}" if tail else message
 
 
 @dataclass(frozen=True)
@@ -289,6 +344,7 @@ def gate_report(
     intervals: Mapping[str, Interval | None],
     thresholds: GateThresholds,
     spec: DatasetSpec,
+    models: Sequence[ModelSummary] = (),
 ) -> dict[str, object]:
     """gates.json: every gate's decision and message, the settings and the model's decision threshold.
 
@@ -314,6 +370,7 @@ def gate_report(
             intervals={facet.name: intervals.get(f"disparate_impact.{facet.name}") for facet, _ in facets},
             thresholds=thresholds,
             spec=spec,
+            models=models,
         ),
         "thresholds": thresholds.as_dict(),
         "decision_threshold": scores.decision_threshold,

@@ -13,7 +13,9 @@ and calls ``model_fn`` once, then ``transform_fn`` per request.
 Requests carry raw feature rows (the spec's columns without the label, as written in the data files):
 
 - ``text/csv``: one row per line, comma-separated, in the spec's column order, no header;
-- ``application/json``: ``{"instances": [{"<column>": value, ...}, ...]}`` with every feature column.
+- ``application/json``: ``{"instances": [{"<column>": value, ...}, ...]}`` with every feature column, keyed by the
+  column's name as the data files write it (``"education-num"``); the column's id (``"education_num"``, the spec's
+  safe identifier) is accepted instead, for clients that cannot write the name, but not both for one column.
 
 Responses: ``application/json`` (the default) ``{"predictions": [{"probability": p, "label": "<value>"}]}`` where p is
 P(label == positive value) and label is the positive value when p >= the decision threshold, else the other value;
@@ -190,7 +192,9 @@ def parse_request(body: bytes | bytearray | str, content_type: str) -> Request:
     return Request(instances=instances)
 
 
-def _frame(request: Request, columns: tuple[str, ...]) -> pd.DataFrame:
+def _frame(request: Request, transform: Transform) -> pd.DataFrame:
+    """The request's rows as a frame of the transform's input columns (JSON keys: names, or ids as aliases)."""
+    columns, model_columns = transform.input_columns, transform.columns
     if request.rows is not None:
         for number, row in enumerate(request.rows, start=1):
             if len(row) != len(columns):
@@ -205,21 +209,26 @@ def _frame(request: Request, columns: tuple[str, ...]) -> pd.DataFrame:
                 )
         return pd.DataFrame(request.rows, columns=list(columns), dtype=object)
     instances = request.instances or []
+    aliases = {feature.id: feature.name for feature in model_columns if feature.id != feature.name}
+    rows: list[list[object]] = []
     for number, instance in enumerate(instances, start=1):
-        absent = [column for column in columns if column not in instance]
-        unknown = sorted(set(instance) - set(columns))
-        if absent or unknown:
-            parts = ([f"missing keys {absent}"] if absent else []) + ([f"unknown keys {unknown}"] if unknown else [])
+        named = {aliases.get(key, key) if key not in columns else key: value for key, value in instance.items()}
+        twice = sorted(key for key in instance if key in aliases and aliases[key] in instance)
+        absent = [column for column in columns if column not in named]
+        unknown = sorted(set(named) - set(columns))
+        if absent or unknown or twice:
+            parts = [f"missing keys {absent}"] if absent else []
+            parts += [f"unknown keys {unknown}"] if unknown else []
+            parts += [f"both the name and the id of {[aliases[key] for key in twice]}"] if twice else []
             raise InvalidInputError(f"instance {number}: {' and '.join(parts)}; expected the features {list(columns)}")
-    return pd.DataFrame(
-        [[instance[column] for column in columns] for instance in instances], columns=list(columns), dtype=object
-    )
+        rows.append([named[column] for column in columns])
+    return pd.DataFrame(rows, columns=list(columns), dtype=object)
 
 
 def predict(request: Request, model: ServingModel) -> Predictions:
     transform = model.transform
     try:
-        probabilities = model.predict_proba(_frame(request, transform.input_columns))
+        probabilities = model.predict_proba(_frame(request, transform))
     except TransformInputError as exc:
         message = str(exc)
         if request.instances is not None and message.startswith("row "):  # a JSON client counts instances

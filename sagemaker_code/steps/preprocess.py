@@ -2,7 +2,11 @@
 
 Every problem with the input stops the step with a :class:`DataValidationError` whose message names the file, the
 column and the rows (``... wrong number of fields (expected the spec's 21 columns): german.data line 3 has 20``);
-``main`` logs it and exits with 1.
+``main`` logs it and exits with 1, before any output is written. Rows with a missing value in a column whose missing
+policy is ``drop_row`` are left out (counted in the report).
+
+The input is read in chunks into typed columns (:mod:`sagemaker_code.steps.table`) and the outputs are written in
+slices of rows (:mod:`sagemaker_code.steps.writers`): memory is about the size of the input file, time linear in rows.
 
 The split is stratified and deterministic: the rows of each class are ordered by a SHA-256 of (seed, row number),
 which does not depend on the numpy version, and cut into test, validation and train; every split gets at least one
@@ -13,13 +17,14 @@ Outputs, one folder per ProcessingOutput, under ``--output``::
     train/train.csv              label (1 = positive) then the features; no header (XGBoost CSV)
     validation/validation.csv    same
     test/test.csv                same
-    test/test_raw.csv            the raw test rows, spec columns (label included), with a header
+    test/test_raw.csv            the raw test rows, spec columns (label included), the files' names as header
     transform/transform.json     the fitted transform; decision_threshold null (the Train step writes the model's
                                  copy, with the threshold it chose, for serving)
     baseline/statistics.json     Model Monitor DataQuality baseline of the raw feature columns of the train split
+                                 (named by the columns' ids)
     baseline/constraints.json
     fingerprint/fingerprint.json SHA-256 of the input bytes (files sorted by name), row count, files, spec name
-    report/preprocess.json       rows per split and class balance
+    report/preprocess.json       rows per split, rows left out (drop_row), class balance
 
 Usage: ``python -m sagemaker_code.steps.preprocess --input DIR_OR_FILE --spec SPEC.json --output DIR``.
 """
@@ -27,33 +32,29 @@ Usage: ``python -m sagemaker_code.steps.preprocess --input DIR_OR_FILE --spec SP
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import logging
 import math
 import sys
-from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
 
 if not __package__:  # run as a file (python .../preprocess.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
 from sagemaker_code.steps import contract
-from sagemaker_code.steps.baseline import data_quality_baseline
-from sagemaker_code.steps.common import StepError, input_files, run_step, split_file, write_json
-from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Label, Split, load_spec
-from sagemaker_code.steps.transform import (
-    TRANSFORM_FILE,
-    TransformInputError,
-    fit,
-    parse_number,
-)
+from sagemaker_code.steps.baseline import baseline_of
+from sagemaker_code.steps.common import input_files, run_step, split_file, write_json
+from sagemaker_code.steps.csv_input import DataValidationError
+from sagemaker_code.steps.fitting import build, fit_categorical, fit_numeric
+from sagemaker_code.steps.spec import DatasetSpec, Label, Split, load_spec
+from sagemaker_code.steps.table import NumericColumn, RawTable, Table, read_table, read_typed
+from sagemaker_code.steps.transform import TRANSFORM_FILE, Feature, Transform, TransformInputError
+from sagemaker_code.steps.writers import baseline_summaries, category_counts, write_features, write_raw
 
 logger = logging.getLogger(__name__)
 
@@ -65,153 +66,21 @@ SPLITS = contract.SPLITS
 #: The raw test rows (evaluate scores them through the transform, as serving does) and the step's own report.
 TEST_RAW_FILE = "test_raw.csv"
 REPORT_FILE = "preprocess.json"
-#: How many offending rows a message quotes.
-EXAMPLES = 5
+#: Bytes hashed at a time for the fingerprint.
+HASH_BLOCK = 1 << 20
+
+__all__ = ["DataValidationError", "RawTable", "main", "preprocess", "read_table", "stratified_split"]
 
 
-class DataValidationError(StepError):
-    """The input does not match the dataset spec; the message says what is wrong and where."""
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """Raw rows: a frame of the spec columns (stripped text, None when missing) and where each row came from."""
-
-    frame: pd.DataFrame
-    origins: list[str]  # "german.data line 17", one per row
-
-
-def _display_name(path: Path, root: Path) -> str:
-    return path.name if root.is_file() else path.relative_to(root).as_posix()
-
-
-def _rows(count: int) -> str:
-    return f"{count} row{'' if count == 1 else 's'}"
-
-
-def _examples(items: list[str], total: int) -> str:
-    more = f", and {total - len(items)} more" if total > len(items) else ""
-    return ", ".join(items) + more
-
-
-def _header_positions(header: list[str], columns: tuple[str, ...], where: str) -> list[int]:
-    """Position of each spec column in a file's header; the header must name each spec column once."""
-    absent = [column for column in columns if column not in header]
-    if absent:
-        raise DataValidationError(f"{where} lacks the columns {absent}; it has {header}")
-    twice = sorted({field for field in header if header.count(field) > 1})
-    if twice:
-        raise DataValidationError(f"{where} repeats {twice}")
-    extra = [field for field in header if field not in columns]
-    if extra:
-        logger.warning("%s: ignoring columns that are not in the spec: %s", where, extra)
-    return [header.index(column) for column in columns]
-
-
-class _TableReader:
-    """Accumulates the rows of the input files and the rows with a wrong number of fields."""
-
-    def __init__(self, columns: tuple[str, ...], fmt: CsvFormat) -> None:
-        self.columns, self.fmt = columns, fmt
-        self.rows: list[list[str | None]] = []
-        self.origins: list[str] = []
-        self.bad_rows: list[str] = []
-        self.bad_count = 0
-        self.expected_text = f"the spec's {len(columns)} columns"
-
-    def read_file(self, path: Path, name: str) -> None:
-        data = path.read_bytes()
-        if not data.strip():
-            raise DataValidationError(f"{name}: file is empty")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DataValidationError(f"{name}: not UTF-8 text (byte {exc.start})") from None
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.fmt.delimiter)
-        missing_tokens = set(self.fmt.missing_values)
-        positions: list[int] | None = None if self.fmt.header else list(range(len(self.columns)))
-        expected = len(self.columns)
-        rows_before, bad_before = len(self.rows), self.bad_count
-        for fields in reader:
-            if not any(field.strip() for field in fields):
-                continue  # blank line
-            if positions is None:
-                header = [field.strip() for field in fields]
-                positions = _header_positions(header, self.columns, f"{name}: the header (line {reader.line_num})")
-                expected, self.expected_text = len(header), f"the {len(header)} columns of the header"
-            elif len(fields) != expected:
-                self.bad_count += 1
-                if len(self.bad_rows) < EXAMPLES:
-                    self.bad_rows.append(f"{name} line {reader.line_num} has {len(fields)}")
-            else:
-                stripped = [fields[position].strip() for position in positions]
-                self.rows.append([None if not value or value in missing_tokens else value for value in stripped])
-                self.origins.append(f"{name} line {reader.line_num}")
-        if len(self.rows) == rows_before and self.bad_count == bad_before:
-            raise DataValidationError(f"{name}: {'has a header but ' if self.fmt.header else ''}no data rows")
-
-
-def read_table(root: Path, columns: tuple[str, ...], fmt: CsvFormat) -> RawTable:
-    """Read every file of ``root`` (a file or a folder) as rows of ``columns``; check the shape of each row."""
-    try:
-        files = input_files(root, "input")
-    except StepError as exc:
-        raise DataValidationError(str(exc)) from None
-    reader = _TableReader(columns, fmt)
-    for path in files:
-        reader.read_file(path, _display_name(path, root))
-    if reader.bad_count:
+def labels(table: Table, spec: DatasetSpec) -> np.ndarray:
+    """The label as 0/1 (1 = positive, int8); a single class is an error."""
+    label = table.categorical(spec.label.column)
+    positive = label.categories.index(spec.label.positive) if spec.label.positive in label.categories else -2
+    y: np.ndarray = (label.codes == positive).astype(np.int8)
+    if y.size and int(y.min()) == int(y.max()):
+        only = spec.label.positive if y[0] else spec.label.negative
         raise DataValidationError(
-            f"{_rows(reader.bad_count)} with the wrong number of fields (expected {reader.expected_text}): "
-            f"{_examples(reader.bad_rows, reader.bad_count)}"
-        )
-    return RawTable(frame=pd.DataFrame(reader.rows, columns=list(columns), dtype=object), origins=reader.origins)
-
-
-def validate(table: RawTable, spec: DatasetSpec) -> np.ndarray:
-    """Check the values against the spec; return the label as 0/1 (1 = positive). Reports every problem at once."""
-    problems: list[str] = []
-    rows = len(table.frame)
-    for column in spec.columns:
-        values: list[str | None] = table.frame[column.name].tolist()
-        present = sum(value is not None for value in values)
-        if column.name == spec.label.column:
-            continue
-        if column.type == "numeric":
-            bad: list[str] = []
-            bad_count = 0
-            for row, value in enumerate(values):
-                try:
-                    parse_number(value, spec.format.missing_values)
-                except ValueError:
-                    bad_count += 1
-                    if len(bad) < EXAMPLES:
-                        bad.append(f"{value!r} ({table.origins[row]})")
-            if bad_count:
-                problems.append(
-                    f"column {column.name!r} (numeric): {_rows(bad_count)} with a value that is not a number: "
-                    f"{_examples(bad, bad_count)}"
-                )
-            elif present == 0:
-                problems.append(f"column {column.name!r} (numeric): no values, all {rows} rows are missing")
-    labels: list[str | None] = table.frame[spec.label.column].tolist()
-    unknown = [row for row, value in enumerate(labels) if value not in spec.label.values]
-    if unknown:
-        quoted = [
-            f"{'missing' if labels[row] is None else repr(labels[row])} ({table.origins[row]})" for row in unknown
-        ]
-        problems.append(
-            f"label column {spec.label.column!r}: {_rows(len(unknown))} with a value outside label.values "
-            f"{list(spec.label.values)}: {_examples(quoted[:EXAMPLES], len(unknown))}"
-        )
-    if problems:
-        raise DataValidationError("\n".join(problems))
-    y = np.fromiter((value == spec.label.positive for value in labels), dtype=np.int64, count=rows)
-    counts = Counter(labels)
-    if len(counts) < 2:
-        only = next(iter(counts))
-        raise DataValidationError(
-            f"label column {spec.label.column!r} has only one class: all {rows} rows are {only!r}; "
+            f"label column {spec.label.column!r} has only one class: all {y.size} rows are {only!r}; "
             f"a binary classifier needs rows of both {list(spec.label.values)}"
         )
     return y
@@ -239,30 +108,43 @@ def min_rows_per_class(split: Split) -> int:
     return needed
 
 
-def _order_key(seed: int, row: int) -> bytes:
-    return hashlib.sha256(f"{seed}:{row}".encode()).digest()
+def _order_keys(seed: int, rows: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of SHA-256(f"{seed}:{row}") of each row as an unsigned integer: the split's shuffle key.
+
+    Independent of the numpy version, and the same order as the whole digest's but for a tie in 64 bits.
+    """
+    base = hashlib.sha256(f"{seed}:".encode())
+
+    def keys() -> Iterator[int]:
+        copy, from_bytes = base.copy, int.from_bytes
+        for row in rows.tolist():
+            digest = copy()
+            digest.update(b"%d" % row)
+            yield from_bytes(digest.digest()[:8], "big")
+
+    ordered: np.ndarray = np.fromiter(keys(), dtype=np.uint64, count=rows.size)
+    return ordered
 
 
 def stratified_split(y: np.ndarray, label: Label, split: Split) -> dict[str, np.ndarray]:
     """Row numbers of train, validation and test (each in file order); deterministic for a seed."""
     needed = min_rows_per_class(split)
     class_rows = {label.positive: np.flatnonzero(y == 1), label.negative: np.flatnonzero(y == 0)}
-    short = {name: len(rows) for name, rows in class_rows.items() if len(rows) < needed}
-    if short:
+    if any(len(rows) < needed for rows in class_rows.values()):
         balance = ", ".join(f"{len(rows)} of class {name!r}" for name, rows in class_rows.items())
         raise DataValidationError(
             f"too few rows to split: {len(y)} rows ({balance}); a stratified split with validation "
             f"{split.validation:g} and test {split.test:g} needs at least {needed} rows of each class "
             f"(at least {needed * 2} rows)"
         )
-    parts: dict[str, list[int]] = {name: [] for name in SPLITS}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
     for rows in class_rows.values():
-        ordered = sorted(rows.tolist(), key=lambda row: _order_key(split.seed, row))
+        ordered = rows[np.argsort(_order_keys(split.seed, rows), kind="stable")]
         _, validation, test = _split_sizes(len(ordered), split)
-        parts["test"] += ordered[:test]
-        parts["validation"] += ordered[test : test + validation]
-        parts["train"] += ordered[test + validation :]
-    return {name: np.array(sorted(rows), dtype=np.int64) for name, rows in parts.items()}
+        parts["test"].append(ordered[:test])
+        parts["validation"].append(ordered[test : test + validation])
+        parts["train"].append(ordered[test + validation :])
+    return {name: np.sort(np.concatenate(rows)).astype(np.int64) for name, rows in parts.items()}
 
 
 def spec_digest(spec: DatasetSpec) -> str:
@@ -274,11 +156,14 @@ def fingerprint(root: Path, rows: int, spec: DatasetSpec) -> dict[str, object]:
     digest = hashlib.sha256()
     files: list[dict[str, object]] = []
     for path in input_files(root, "input"):
-        data = path.read_bytes()
-        digest.update(data)
-        files.append(
-            {"name": _display_name(path, root), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        )
+        own, size = hashlib.sha256(), 0
+        with path.open("rb") as file:
+            while block := file.read(HASH_BLOCK):
+                digest.update(block)
+                own.update(block)
+                size += len(block)
+        name = path.name if root.is_file() else path.relative_to(root).as_posix()
+        files.append({"name": name, "bytes": size, "sha256": own.hexdigest()})
     return {
         contract.FINGERPRINT_SHA256: digest.hexdigest(),
         contract.FINGERPRINT_ROWS: rows,
@@ -288,19 +173,19 @@ def fingerprint(root: Path, rows: int, spec: DatasetSpec) -> dict[str, object]:
     }
 
 
-def _xgboost_csv(y: np.ndarray, features: np.ndarray) -> str:
-    """Label then features, no header; %r keeps every float exact (test.csv must score like the raw rows)."""
-    row_format = ",".join(["%d"] + ["%r"] * features.shape[1]) + "\n"
-    return "".join(row_format % (label, *row) for label, row in zip(y.tolist(), features.tolist(), strict=True))
-
-
-def _raw_csv(frame: pd.DataFrame) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(list(frame.columns))
-    for row in frame.itertuples(index=False, name=None):
-        writer.writerow(["" if value is None else value for value in row])
-    return buffer.getvalue()
+def fit_transform(table: Table, spec: DatasetSpec, train: np.ndarray) -> Transform:
+    """The transform fitted on the train rows of the typed table."""
+    features: list[Feature] = []
+    try:
+        for column in spec.feature_columns:
+            typed = table.columns[column.name]
+            if isinstance(typed, NumericColumn):
+                features.append(fit_numeric(column, typed.values[train]))
+            else:
+                features.append(fit_categorical(column, *category_counts(typed, train)))
+    except TransformInputError as exc:
+        raise DataValidationError(f"train split: {exc}") from None
+    return build(spec, features)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -319,31 +204,26 @@ def _class_balance(y: np.ndarray, label: Label) -> dict[str, object]:
 
 def preprocess(input_path: Path, spec: DatasetSpec, output: Path) -> dict[str, object]:
     """Run the whole step; return the report (also written to report/preprocess.json)."""
-    table = read_table(input_path, spec.column_names, spec.format)
-    y = validate(table, spec)
+    table = read_typed(input_path, spec)
+    y = labels(table, spec)
     splits = stratified_split(y, spec.label, spec.split)
-    frames = {name: table.frame.iloc[rows].reset_index(drop=True) for name, rows in splits.items()}
-    try:
-        transform = fit(frames["train"], spec)
-    except TransformInputError as exc:
-        raise DataValidationError(f"train split: {exc}") from None
+    transform = fit_transform(table, spec, splits["train"])
     for name in SPLITS:
-        features = transform.apply(frames[name])
-        _write_text(output / name / split_file(name), _xgboost_csv(y[splits[name]], features))
-        logger.info("%s: %d rows, %d features", name, features.shape[0], features.shape[1])
-    _write_text(output / contract.TEST_INPUT / TEST_RAW_FILE, _raw_csv(frames["test"]))
+        write_features(output / name / split_file(name), table, transform, y, splits[name])
+        logger.info("%s: %d rows, %d features", name, splits[name].size, len(transform.feature_names))
+    write_raw(output / contract.TEST_INPUT / TEST_RAW_FILE, table, spec, splits["test"])
     _write_text(output / contract.TRANSFORM_OUTPUT / TRANSFORM_FILE, transform.to_json())
-    feature_names = tuple(column.name for column in spec.feature_columns)
-    statistics, constraints = data_quality_baseline(frames["train"], feature_names)
+    statistics, constraints = baseline_of(baseline_summaries(table, spec, splits["train"]), splits["train"].size)
     write_json(output / contract.BASELINE_OUTPUT / contract.BASELINE_STATISTICS, statistics)
     write_json(output / contract.BASELINE_OUTPUT / contract.BASELINE_CONSTRAINTS, constraints)
-    input_print = fingerprint(input_path, len(y), spec)
+    input_print = fingerprint(input_path, table.rows, spec)
     write_json(output / contract.FINGERPRINT.output / contract.FINGERPRINT.path, input_print)
     report: dict[str, object] = {
         "spec_name": spec.name,
-        "rows": {"input": len(y), **{name: len(rows) for name, rows in splits.items()}},
+        "rows": {"input": table.rows, **{name: int(rows.size) for name, rows in splits.items()}},
+        "rows_left_out": {"total": table.rows_dropped, "by_column": table.dropped},
         "class_balance": {name: _class_balance(y[rows], spec.label) for name, rows in splits.items()},
-        "features": {"raw": len(feature_names), "transformed": len(transform.feature_names)},
+        "features": {"raw": len(spec.feature_columns), "transformed": len(transform.feature_names)},
         "input_sha256": input_print[contract.FINGERPRINT_SHA256],
     }
     write_json(output / contract.REPORT_OUTPUT / REPORT_FILE, report)

@@ -8,6 +8,8 @@ or truncated file fails with a message naming the key, not with a ``KeyError`` d
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,6 +18,13 @@ from sagemaker_code.steps import contract
 from sagemaker_code.steps.common import StepError, read_json
 
 ColumnType = Literal["numeric", "categorical"]
+MissingPolicy = Literal["impute", "category", "drop_row", "error"]
+MISSING_POLICIES: tuple[MissingPolicy, ...] = ("impute", "category", "drop_row", "error")
+#: The policy of a column whose spec names none (the app's dump always names it; config/dataset_spec.py documents it).
+DEFAULT_MISSING: dict[str, MissingPolicy] = {"numeric": "impute", "categorical": "category"}
+#: What a missing label does unless the spec says drop_row: a row without a label cannot train.
+LABEL_POLICIES: tuple[MissingPolicy, ...] = ("error", "drop_row")
+COLUMN_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SpecError(StepError):
@@ -24,15 +33,34 @@ class SpecError(StepError):
 
 @dataclass(frozen=True)
 class CsvFormat:
+    """How the files are written; see config/dataset_spec.py for the reading rules (trimming, blank lines)."""
+
     header: bool
-    delimiter: str
+    delimiter: str  # one or more characters
     missing_values: tuple[str, ...]
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)
 class Column:
+    """A column: ``name`` as the files write it (shown to users), ``id`` the safe identifier (feature names,
+    baseline), ``missing`` its missing-value policy."""
+
     name: str
     type: ColumnType
+    id: str = ""  # "": the name (valid only when the name is an identifier; the app's dump always sets it)
+    missing: MissingPolicy | None = None  # None: DEFAULT_MISSING of the type
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", self.name)
+        if self.missing is None:
+            object.__setattr__(self, "missing", DEFAULT_MISSING[self.type])
+
+    @property
+    def policy(self) -> MissingPolicy:
+        """The missing-value policy (never None after construction)."""
+        return self.missing or DEFAULT_MISSING[self.type]
 
 
 @dataclass(frozen=True)
@@ -61,14 +89,23 @@ class Split:
 
 
 @dataclass(frozen=True)
+class DisparateImpactBounds:
+    """A facet's own bias-gate bounds; None: the pipeline's bound (DisparateImpactLower/Upper)."""
+
+    lower: float | None
+    upper: float | None
+
+
+@dataclass(frozen=True)
 class Facet:
     """A sensitive attribute; the disadvantaged group is ``values`` (categorical) or ``min <= x <= max`` (numeric)."""
 
     name: str
-    column: str
+    column: str  # the column's name (as the files write it)
     values: tuple[str, ...] | None
     min: float | None
     max: float | None
+    disparate_impact: DisparateImpactBounds | None = None  # None: the pipeline's bounds
 
     @property
     def bias_column(self) -> str:
@@ -90,6 +127,16 @@ class DatasetSpec:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    @property
+    def label_column(self) -> Column:
+        return next(column for column in self.columns if column.name == self.label.column)
+
+    @property
+    def label_policy(self) -> MissingPolicy:
+        """error or drop_row: what a row with a missing label does."""
+        policy = self.label_column.policy
+        return policy if policy in LABEL_POLICIES else "error"
 
     @property
     def feature_columns(self) -> tuple[Column, ...]:
@@ -130,8 +177,8 @@ class _Reader:
         return None if value is None else self._number(value, f"{where}.{key}")
 
     def _number(self, value: object, where: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(where, f"must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.fail(where, f"must be a finite number, got {value!r}")
         return float(value)
 
     def strings(self, data: dict[str, object], key: str, where: str) -> tuple[str, ...]:
@@ -159,9 +206,19 @@ def _format(read: _Reader, root: dict[str, object]) -> CsvFormat:
     if not isinstance(header, bool):
         raise read.fail("format.header", f"must be true or false, got {header!r}")
     delimiter = read.string(fmt, "delimiter", "format")
-    if len(delimiter) != 1:
-        raise read.fail("format.delimiter", f"must be one character, got {delimiter!r}")
-    return CsvFormat(header=header, delimiter=delimiter, missing_values=read.strings(fmt, "missing_values", "format"))
+    if not delimiter or any(char in delimiter for char in '"\r\n'):
+        raise read.fail(
+            "format.delimiter", f"must be one or more characters without quotes or line breaks, got {delimiter!r}"
+        )
+    encoding = fmt.get("encoding", "utf-8")
+    if not isinstance(encoding, str) or not encoding:
+        raise read.fail("format.encoding", f"must be a text encoding name, got {encoding!r}")
+    return CsvFormat(
+        header=header,
+        delimiter=delimiter,
+        missing_values=read.strings(fmt, "missing_values", "format"),
+        encoding=encoding,
+    )
 
 
 def _columns(read: _Reader, root: dict[str, object]) -> tuple[Column, ...]:
@@ -171,12 +228,25 @@ def _columns(read: _Reader, root: dict[str, object]) -> tuple[Column, ...]:
         kind = read.string(item, "type", where)
         if kind not in ("numeric", "categorical"):
             raise read.fail(f"{where}.type", f"must be 'numeric' or 'categorical', got {kind!r}")
+        name = read.string(item, "name", where)
+        column_id = item.get("id") if item.get("id") is not None else name
+        if not isinstance(column_id, str) or not COLUMN_ID_RE.fullmatch(column_id):
+            raise read.fail(f"{where}.id", f"must be an identifier (letters, digits, '_'), got {column_id!r}")
+        missing = item.get("missing")
+        if missing is not None and missing not in MISSING_POLICIES:
+            raise read.fail(f"{where}.missing", f"must be one of {list(MISSING_POLICIES)} or null, got {missing!r}")
         columns.append(
-            Column(name=read.string(item, "name", where), type="numeric" if kind == "numeric" else "categorical")
+            Column(
+                name=name,
+                type="numeric" if kind == "numeric" else "categorical",
+                id=column_id,
+                missing=next((policy for policy in MISSING_POLICIES if policy == missing), None),
+            )
         )
-    names = [column.name for column in columns]
-    if len(set(names)) != len(names):
-        raise read.fail("columns", f"column names must be unique, got {names}")
+    for key in ("name", "id"):
+        values = [getattr(column, key) for column in columns]
+        if len(set(values)) != len(values):
+            raise read.fail("columns", f"column {key}s must be unique, got {values}")
     return tuple(columns)
 
 
@@ -224,6 +294,7 @@ def _facets(read: _Reader, root: dict[str, object], names: list[str], label: Lab
             values=read.optional_strings(group, "values", f"{where}.disadvantaged"),
             min=read.optional_number(group, "min", f"{where}.disadvantaged"),
             max=read.optional_number(group, "max", f"{where}.disadvantaged"),
+            disparate_impact=_facet_bounds(read, item, where),
         )
         if facet.column not in names or facet.column == label.column:
             raise read.fail(f"{where}.column", f"must be a feature column, got {facet.column!r}")
@@ -231,6 +302,22 @@ def _facets(read: _Reader, root: dict[str, object], names: list[str], label: Lab
             raise read.fail(f"{where}.disadvantaged", "must give either values or min/max")
         facets.append(facet)
     return tuple(facets)
+
+
+def _facet_bounds(read: _Reader, item: dict[str, object], where: str) -> DisparateImpactBounds | None:
+    raw = item.get("disparate_impact")
+    if raw is None:
+        return None
+    where = f"{where}.disparate_impact"
+    bounds = read.mapping(raw, where)
+    result = DisparateImpactBounds(
+        lower=read.optional_number(bounds, "lower", where), upper=read.optional_number(bounds, "upper", where)
+    )
+    if result.lower is not None and not 0 < result.lower < 1:
+        raise read.fail(f"{where}.lower", f"must be between 0 and 1, got {result.lower}")
+    if result.upper is not None and result.upper <= 1:
+        raise read.fail(f"{where}.upper", f"must be above 1, got {result.upper}")
+    return result
 
 
 def spec_from_dict(data: object, source: Path) -> DatasetSpec:

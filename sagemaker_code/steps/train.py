@@ -1,30 +1,36 @@
 """Train step (SageMaker XGBoost framework container, script mode): binary:logistic, AUC, early stopping.
 
-SageMaker runs ``python train.py --max_depth 4 --eta 0.1 ...`` (one ``--name value`` pair per hyperparameter) with the
-channels in ``SM_CHANNEL_<NAME>`` and the model folder in ``SM_MODEL_DIR``; every argument defaults to those
-variables (then to the container paths of :mod:`sagemaker_code.steps.contract`), and every hyperparameter defaults to
-its value in ``SM_HPS`` (then to the table's default). The hyperparameters, their types, defaults and bounds come
-from the bundle's hyperparameter table (:mod:`sagemaker_code.steps.hyperparameters`), derived at synth from the
-config schema that defines them. Each boosting round logs ``[i] train-auc:<v> validation-auc:<v>`` and the end logs
-the best round again, for the estimator's metric definition ``validation-auc:([0-9.]+)``.
+SageMaker runs ``python train.py --max_depth 4 --eta 0.1 ... --bias_mitigation none`` (one ``--name value`` pair per
+hyperparameter) with the channels in ``SM_CHANNEL_<NAME>`` and the model folder in ``SM_MODEL_DIR``; every argument
+defaults to those variables (then to the container paths of :mod:`sagemaker_code.steps.contract`), and every
+hyperparameter defaults to its value in ``SM_HPS`` (then to the table's default). The hyperparameters, their types,
+defaults and bounds come from the bundle's hyperparameter table (:mod:`sagemaker_code.steps.hyperparameters`),
+derived at synth from the config schema that defines them. Boosting and the decision threshold (by cost on the
+validation split unless the spec fixes it; the test split is never seen here) are :mod:`sagemaker_code.steps.boosting`.
 
-After training, the step chooses the model's decision threshold: the spec's ``label.decision_threshold`` when it
-gives one (a fixed override), else the threshold with the least expected cost (the spec's cost matrix) on the
-validation split (:mod:`sagemaker_code.steps.cost`). The test split is never seen here, so the Evaluate step's test cost
-stays an honest estimate.
+Data: every ``.csv`` file of the train and validation channels (one ``<split>.csv`` or part files), read as float32
+into XGBoost's quantized matrix (``QuantileDMatrix``: about one byte per cell). Threads: the CPUs this process may
+use (:func:`sagemaker_code.steps.cluster.available_cpus`). Several training instances (``SM_HOSTS``) train one
+model together through XGBoost's collective (:mod:`sagemaker_code.steps.cluster`); the train channel is sharded by
+S3 key, so each host trains on its own files, and the leader writes the model folder.
+
+Bias mitigation (``--bias_mitigation``, :mod:`sagemaker_code.steps.mitigation`): ``none`` or ``reweighing``. When the
+spec has facets the model of the other setting is trained too, on the same splits, and written to ``comparison/``:
+Evaluate reports both side by side on the same test split.
 
 The model folder is what the serving container expects (see :mod:`sagemaker_code.steps.inference`):
-``xgboost-model.json``
-(the best round's booster), ``transform.json`` (the preprocess step's transform with the model's decision threshold:
-serving decides with it), ``code/`` with ``inference.py`` and the ``sagemaker_code`` modules it imports, and
-``training.json`` (best round, scores, hyperparameters, the threshold and how it was chosen).
+``xgboost-model.json`` (the best round's booster), ``transform.json`` (the preprocess step's transform with the
+model's decision threshold: serving decides with it), ``code/`` with ``inference.py`` and the ``sagemaker_code``
+modules it imports, ``training.json`` (best round, scores, hyperparameters, the threshold and how it was chosen, the
+bias mitigation of both models, hosts and threads) and, with facets, ``comparison/`` (booster and transform of the
+comparison model; serving never reads it).
 
 The spec and the hyperparameter table are the bundle's ``dataset_spec.json`` and ``hyperparameters.json`` (next to
 the ``sagemaker_code`` package, where the script-mode container unpacks the code: ``/opt/ml/code``), unless
 ``--spec`` and ``--hyperparameter-table`` name other files.
 
 Usage: ``python -m sagemaker_code.steps.train --train DIR --validation DIR --transform DIR --model-dir DIR``
-``[--spec FILE] [--hyperparameter-table FILE]``
+``[--spec FILE] [--hyperparameter-table FILE] [--bias_mitigation none|reweighing]``
 ``[--max_depth 4 --eta 0.1 --num_round 300 --subsample 0.8 --colsample_bytree 0.8 --min_child_weight 1``
 ``--early_stopping_rounds 30 --seed 42]`` (the table's rows).
 """
@@ -41,17 +47,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
 import xgboost as xgb
 
 if not __package__:  # run as a file (python .../train.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
 from sagemaker_code.steps import contract
-from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, split_file, write_json
-from sagemaker_code.steps.cost import ConstantCosts, cost_optimal_threshold, expected_cost
+from sagemaker_code.steps.boosting import Fitted, fit
+from sagemaker_code.steps.cluster import Cluster, available_cpus, collective
+from sagemaker_code.steps.common import StepError, run_step, split_file, write_json
 from sagemaker_code.steps.hyperparameters import (
-    EARLY_STOPPING_ROUNDS,
-    NUM_ROUND,
     Hyperparameter,
     HyperparameterTableError,
     Value,
@@ -60,6 +66,7 @@ from sagemaker_code.steps.hyperparameters import (
     xgboost_params,
 )
 from sagemaker_code.steps.inference import MODEL_FILE
+from sagemaker_code.steps.mitigation import cell_counts, facet_groups, reweighing_weights, weight_table
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
 from sagemaker_code.steps.transform import TRANSFORM_FILE, Transform, TransformFileError
 
@@ -75,24 +82,6 @@ BUNDLED_SPEC = BUNDLE_ROOT / contract.SPEC_FILE
 BUNDLED_HYPERPARAMETER_TABLE = BUNDLE_ROOT / contract.HYPERPARAMETER_TABLE
 
 
-class _LogScores(xgb.callback.TrainingCallback):
-    """Log ``[i] train-auc:<v> validation-auc:<v>`` after every boosting round."""
-
-    def after_iteration(  # the signature is xgboost's; the booster is not needed here
-        self,
-        model: xgb.Booster,  # noqa: ARG002
-        epoch: int,
-        evals_log: xgb.callback.TrainingCallback.EvalsLog,
-    ) -> bool:
-        scores = []
-        for data, metrics in evals_log.items():
-            for metric, history in metrics.items():
-                last = history[-1]
-                scores.append(f"{data}-{metric}:{last[0] if isinstance(last, tuple) else last:.6f}")
-        logger.info("[%d] %s", epoch, " ".join(scores))
-        return False
-
-
 def load_transform(path: Path) -> Transform:
     if not path.is_file():
         raise StepError(f"transform not found: {path}")
@@ -102,17 +91,58 @@ def load_transform(path: Path) -> Transform:
         raise StepError(f"{path}: {exc}") from None
 
 
-def _matrix(folder: Path, name: str, feature_names: list[str]) -> xgb.DMatrix:
-    path = folder / split_file(name)
-    labels, features = read_xgboost_csv(path, f"{name} data")
-    if features.shape[1] != len(feature_names):
+def split_files(folder: Path) -> list[Path]:
+    """A split's files in its channel: ``<split>.csv``, or the part files of a split written in parts (``*.csv``,
+    sorted); a sharded train channel gives each host some of them."""
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix == ".csv")
+
+
+def _read_part(path: Path, name: str, features: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, features) of one XGBoost CSV file (label first, no header), float32 as XGBoost stores them."""
+    try:
+        frame = pd.read_csv(path, header=None, dtype=np.float32, engine="c")
+    except pd.errors.EmptyDataError:
+        raise StepError(f"{path}: {name} data is empty") from None
+    except ValueError as exc:
+        raise StepError(f"{path}: {name} data is not a numeric CSV file: {exc}") from None
+    data = frame.to_numpy(dtype=np.float32, copy=False)
+    if data.shape[1] != features + 1:
         raise StepError(
-            f"{path} has {features.shape[1]} features, the transform makes {len(feature_names)}: "
-            "the data and the transform come from different preprocess runs"
+            f"{path} has {data.shape[1] - 1} features, the transform makes {features}: the data and the transform "
+            "come from different preprocess runs"
         )
-    if np.unique(labels).size < 2:
-        raise StepError(f"{path} has rows of one class only; training needs both")
-    return xgb.DMatrix(features, label=labels, feature_names=feature_names)
+    labels = data[:, 0]
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise StepError(f"{path}: {name} data: the first column must be the label, 0 or 1")
+    return labels, data[:, 1:]
+
+
+def read_split(folder: Path, name: str, features: int, *, may_be_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, features) of every file of a split's channel. ``may_be_empty``: a host of a distributed job whose
+    sharded channel got no file trains on no rows (it still takes part in every allreduce)."""
+    files = split_files(folder)
+    if not files:
+        if may_be_empty:
+            logger.warning("%s: no %s files on this host (fewer files than training instances)", folder, name)
+            return np.zeros(0, dtype=np.float32), np.zeros((0, features), dtype=np.float32)
+        raise StepError(f"{name} data not found: {folder / split_file(name)} (nor any other .csv file in {folder})")
+    parts = [_read_part(path, name, features) for path in files]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([labels for labels, _ in parts]), np.concatenate([rows for _, rows in parts])
+
+
+def _allreduce(values: np.ndarray, cluster: Cluster) -> np.ndarray:
+    """Sum over the training hosts (the values themselves on one host)."""
+    if cluster.size == 1:
+        return values
+    from xgboost import collective
+
+    flat = np.ascontiguousarray(values, dtype=np.float64).ravel()  # the collective reduces flat buffers
+    summed: np.ndarray = np.asarray(collective.allreduce(flat, collective.Op.SUM)).reshape(values.shape)
+    return summed
 
 
 def copy_serving_code(code_dir: Path) -> None:
@@ -128,32 +158,11 @@ def copy_serving_code(code_dir: Path) -> None:
         shutil.copyfile(here / name, package / name)
 
 
-def decision_threshold(
-    booster: xgb.Booster, dvalidation: xgb.DMatrix, spec: DatasetSpec
-) -> tuple[float, dict[str, object]]:
-    """The model's decision threshold and its record for training.json (see the module docstring)."""
-    labels = dvalidation.get_label()
-    probabilities = booster.predict(dvalidation)
-    cost = spec.cost_matrix
-    override = spec.label.decision_threshold
-    if override is None:
-        choice = cost_optimal_threshold(labels, probabilities, cost.false_positive, cost.false_negative)
-        threshold, source = choice.threshold, "cost_on_validation"
-    else:
-        threshold, source = override, "spec"
-    validation_cost = expected_cost(labels, probabilities >= threshold, cost.false_positive, cost.false_negative)
-    constants = ConstantCosts.of(labels, cost.false_positive, cost.false_negative)
-    logger.info(
-        "decision threshold %.6f (%s): validation cost %.4f per row; accept everyone %.4f, reject everyone %.4f",
-        threshold, source, validation_cost, constants.accept_all, constants.reject_all,
-    )  # fmt: skip
-    return threshold, {
-        "value": threshold,
-        "source": source,
-        "validation_cost_per_row": validation_cost,
-        "validation_constant_costs": constants.as_dict(),
-        "cost_matrix": {"false_positive": cost.false_positive, "false_negative": cost.false_negative},
-    }
+def write_model(folder: Path, fitted: Fitted, transform: Transform) -> None:
+    """The booster and the transform with the model's threshold (what serving, or Evaluate, loads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fitted.booster.save_model(str(folder / MODEL_FILE))
+    (folder / TRANSFORM_FILE).write_text(transform.with_threshold(fitted.threshold).to_json(), encoding="utf-8")
 
 
 def train(
@@ -164,12 +173,22 @@ def train(
     hp: Mapping[str, Value],
     *,
     spec: DatasetSpec,
+    mitigation: str = contract.NO_MITIGATION,
+    cluster: Cluster | None = None,
+    threads: int | None = None,
 ) -> dict[str, object]:
     """Train, keep the best round, choose the decision threshold, write the model folder; return the report.
 
     ``hp`` holds every hyperparameter of the table (checked by :func:`parse_args`); ``num_round`` and
-    ``early_stopping_rounds`` drive the boosting loop, the rest are XGBoost's booster parameters.
+    ``early_stopping_rounds`` drive the boosting loop, the rest are XGBoost's booster parameters. ``mitigation`` is
+    the served model's bias mitigation; when the spec has facets the model of the other setting is trained too and
+    written to ``comparison/`` for Evaluate's side-by-side report. ``cluster``: the training hosts (default: one);
+    only the leader writes the model folder. ``threads``: XGBoost's threads (default: the CPUs available).
     """
+    if mitigation not in contract.BIAS_MITIGATIONS:
+        raise StepError(f"bias mitigation must be one of {list(contract.BIAS_MITIGATIONS)}, got {mitigation!r}")
+    cluster = cluster or Cluster.single()
+    threads = threads or available_cpus()
     transform_path = transform_dir / TRANSFORM_FILE
     transform = load_transform(transform_path)
     if transform.spec_name != spec.name:
@@ -178,43 +197,56 @@ def train(
             "the preprocess output and the code bundle come from different pipeline versions"
         )
     names = list(transform.feature_names)
-    dtrain = _matrix(train_dir, "train", names)
-    dvalidation = _matrix(validation_dir, "validation", names)
-    history: dict[str, dict[str, list[float]]] = {}
-    booster = xgb.train(
-        xgboost_params(hp),
-        dtrain,
-        num_boost_round=int(hp[NUM_ROUND]),
-        evals=[(dtrain, "train"), (dvalidation, "validation")],
-        early_stopping_rounds=int(hp[EARLY_STOPPING_ROUNDS]),
-        evals_result=history,
-        callbacks=[_LogScores()],
-        verbose_eval=False,
-    )
-    best_round = int(booster.best_iteration)
-    best_auc = float(history["validation"]["auc"][best_round])
-    best_logloss = float(booster.best_score)
-    logger.info(
-        "best round %d of %d: validation-auc:%.6f validation-logloss:%.6f",
-        best_round, booster.num_boosted_rounds() - 1, best_auc, best_logloss,
-    )  # fmt: skip
-    best = booster[: best_round + 1]
-    threshold, threshold_report = decision_threshold(best, dvalidation, spec)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    best.save_model(str(model_dir / MODEL_FILE))
-    (model_dir / TRANSFORM_FILE).write_text(transform.with_threshold(threshold).to_json(), encoding="utf-8")
-    copy_serving_code(model_dir / contract.SERVING_CODE_FOLDER)
+    labels, features = read_split(train_dir, "train", len(names), may_be_empty=cluster.size > 1)
+    validation_labels, validation_features = read_split(validation_dir, "validation", len(names))
+    params = {**xgboost_params(hp), "nthread": threads}
+    logger.info("XGBoost threads: %d (CPUs available to this process)", threads)
+    with collective(cluster):
+        classes = _allreduce(np.array([np.sum(labels == 0), np.sum(labels == 1)]), cluster)
+        if np.count_nonzero(classes) < 2:
+            raise StepError(f"{train_dir}: the train split has rows of one class only; training needs both")
+        if np.unique(validation_labels).size < 2:
+            raise StepError(f"{validation_dir}: the validation split has rows of one class only; training needs both")
+        groups = facet_groups(transform, spec.facets, features)
+        counts = _allreduce(cell_counts(labels, groups), cluster)
+        dtrain = xgb.QuantileDMatrix(features, label=labels, feature_names=names, nthread=threads)
+        dvalidation = xgb.QuantileDMatrix(
+            validation_features, label=validation_labels, feature_names=names, ref=dtrain, nthread=threads
+        )
+        del features, validation_features  # the quantized matrices hold what training needs
+        models: dict[str, Fitted] = {}
+        wanted = contract.BIAS_MITIGATIONS if spec.facets else (mitigation,)
+        for name in wanted:  # "none" first: no weights yet
+            if name == contract.REWEIGHING:
+                dtrain.set_weight(reweighing_weights(labels, groups, counts))
+            models[name] = fit(params, dtrain, dvalidation, hp=hp, spec=spec, mitigation=name)
+    served = models[mitigation]
+    comparison = next((models[name] for name in models if name != mitigation), None)
     report: dict[str, object] = {
         "spec_name": transform.spec_name,
-        "best_round": best_round,
-        "rounds_trained": booster.num_boosted_rounds(),
-        "validation_auc": best_auc,
-        "validation_logloss": best_logloss,
-        "rows": {"train": dtrain.num_row(), "validation": dvalidation.num_row()},
+        "best_round": served.report["best_round"],
+        "rounds_trained": served.report["rounds_trained"],
+        "validation_auc": served.report["validation_auc"],
+        "validation_logloss": served.report["validation_logloss"],
+        "rows": {"train": int(classes.sum()), "validation": int(validation_labels.size)},
         "features": len(names),
         "hyperparameters": dict(hp),
-        "decision_threshold": threshold_report,
+        "decision_threshold": served.report["decision_threshold"],
+        "bias_mitigation": {
+            "served": mitigation,
+            "comparison": None if comparison is None else comparison.report["bias_mitigation"],
+            "models": {name: fitted.report for name, fitted in models.items()},
+            "reweighing_weights": weight_table(counts, spec.facets) if spec.facets else [],
+        },
+        "hosts": list(cluster.hosts),
+        "threads": threads,
     }
+    if not cluster.is_leader:  # every host holds the same model; the leader's folder is the job's model
+        return report
+    write_model(model_dir, served, transform)
+    if comparison is not None:
+        write_model(model_dir / contract.COMPARISON_FOLDER, comparison, transform)
+    copy_serving_code(model_dir / contract.SERVING_CODE_FOLDER)
     write_json(model_dir / TRAINING_REPORT, report)
     return report
 
@@ -289,6 +321,14 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[
     )
     table = _table(argv, parser)
     given = _sm_hps(environ, parser)
+    mitigation = given.get(contract.BIAS_MITIGATION_HYPERPARAMETER, contract.NO_MITIGATION)
+    parser.add_argument(
+        f"--{contract.BIAS_MITIGATION_HYPERPARAMETER}",
+        choices=contract.BIAS_MITIGATIONS,
+        default=mitigation,
+        help=f"bias mitigation of the served model (default {mitigation}, from SM_HPS when set); with facets in the "
+        "spec the other setting's model is trained too, for the comparison",
+    )
     hyperparameters = parser.add_argument_group("hyperparameters (from the table; defaults from SM_HPS when set)")
     for row in table:
         value = _default(row, given.get(row.name, row.default), parser)
@@ -301,6 +341,11 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[
             help=f"{row.description} ({bounds + '; ' if bounds else ''}default {value})".replace("%", "%%"),
         )
     args = parser.parse_args(argv)
+    if args.bias_mitigation not in contract.BIAS_MITIGATIONS:  # a default from SM_HPS skips argparse's choices
+        parser.error(
+            f"{contract.SM_HPS}: {contract.BIAS_MITIGATION_HYPERPARAMETER} must be one of "
+            f"{list(contract.BIAS_MITIGATIONS)}, got {args.bias_mitigation!r}"
+        )
     hp = {row.name: getattr(args, row.name) for row in table}
     found = problems(table, hp)
     if found:
@@ -309,11 +354,22 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, hp = parse_args(argv, dict(os.environ))
-    return run_step(
-        "train",
-        lambda: train(args.train, args.validation, args.transform, args.model_dir, hp, spec=load_spec(args.spec)),
-    )
+    environ = dict(os.environ)
+    args, hp = parse_args(argv, environ)
+
+    def work() -> None:
+        train(
+            args.train,
+            args.validation,
+            args.transform,
+            args.model_dir,
+            hp,
+            spec=load_spec(args.spec),
+            mitigation=args.bias_mitigation,
+            cluster=Cluster.from_environ(environ),
+        )
+
+    return run_step("train", work)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from config.dataset_spec import DatasetSpec
+from config.dataset_spec import COLUMN_ID_RE, DatasetSpec, column_id
 from config.loader import ConfigError, read_yaml, validate
-from sagemaker_code.steps.spec import spec_from_dict
+from sagemaker_code.steps.spec import DisparateImpactBounds, spec_from_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = REPO_ROOT / "config" / "datasets" / "german_credit.yaml"
@@ -125,9 +125,118 @@ def test_json_dump_is_what_the_steps_read(tmp_path: Path) -> None:
             id="duplicate-column",
         ),
         pytest.param(
-            VALID.replace("{name: sex,", "{name: sex-at-birth,").replace("column: sex,", "column: sex-at-birth,"),
-            ["columns[1].name: must be a letter or '_' followed by letters, digits or '_', got 'sex-at-birth'"],
-            id="bad-column-name",
+            VALID.replace("{name: sex,", "{name: ' sex',"),
+            [
+                "columns[1].name: must be non-empty, without surrounding whitespace or control characters (header "
+                "fields are trimmed), got ' sex'"
+            ],
+            id="untrimmed-column-name",
+        ),
+        pytest.param(
+            VALID.replace("{name: sex, type: categorical}", "{name: sex, id: 2sex, type: categorical}"),
+            ["columns[1].id: must be a letter or '_' followed by letters, digits or '_', got '2sex'"],
+            id="bad-column-id",
+        ),
+        pytest.param(
+            VALID.replace(
+                "{name: sex, type: categorical}", "{name: a-b, type: categorical}\n  - {name: a b, type: numeric}"
+            ).replace("column: sex,", "column: a-b,"),
+            ["columns[2].id: id 'a_b' (of 'a b') is also the id of columns[1] ('a-b'); give one of them another id"],
+            id="id-collision",
+        ),
+        pytest.param(
+            VALID.replace("{name: outcome, type: categorical}", "{name: outcome, type: categorical, missing: impute}"),
+            [
+                "columns[2].missing: the label column 'outcome' allows the missing policy error or drop_row (a row "
+                "without a label cannot train), got 'impute'"
+            ],
+            id="label-policy",
+        ),
+        pytest.param(
+            VALID.replace("{name: sex, type: categorical}", "{name: sex, type: categorical, missing: skip}"),
+            ["columns[1].missing: input should be 'impute', 'category', 'drop_row' or 'error', got 'skip'"],
+            id="unknown-policy",
+        ),
+        pytest.param(
+            VALID.replace('delimiter: ","', 'delimiter: ",", missing_values: ["no"]'),
+            ["label.values: ['no'] also in format.missing_values: such a field would be read as missing"],
+            id="label-value-is-a-missing-token",
+        ),
+        pytest.param(
+            VALID.replace('delimiter: ","', 'delimiter: ",", missing_values: [" ?"]'),
+            [
+                "format.missing_values: must be non-empty values without surrounding whitespace (fields are trimmed "
+                "before they are compared; the empty field is always missing), got ' ?'"
+            ],
+            id="untrimmed-missing-token",
+        ),
+        pytest.param(
+            VALID.replace('delimiter: ","', 'delimiter: ",", encoding: utf-9'),
+            ["format.encoding: must be a text encoding Python knows (e.g. utf-8, latin-1), got 'utf-9'"],
+            id="unknown-encoding",
+        ),
+        pytest.param(
+            VALID.replace("column: outcome,", "column: Outcome,"),
+            [
+                "label.column: must be one of the columns ['age', 'sex', 'outcome'], got 'Outcome' (did you mean "
+                "'outcome'? columns are named as the files write them)"
+            ],
+            id="label-column-case",
+        ),
+        pytest.param(
+            VALID.replace("{name: sex, type: categorical}", "{name: Sex of person, type: categorical}").replace(
+                "column: sex,", "column: Sex_of_person,"
+            ),
+            [
+                "facets[1].column: must be one of the columns ['age', 'Sex of person', 'outcome'], got 'Sex_of_person' "
+                "(did you mean 'Sex of person'? columns are named as the files write them)"
+            ],
+            id="facet-column-by-id",
+        ),
+        pytest.param(
+            VALID.replace("cost_matrix: {false_positive: 2,", "cost_matrix: {false_positive: .inf,"),
+            [
+                "cost_matrix.false_positive: must be a finite number, got inf (.inf and .nan are not allowed: the "
+                "steps and the pipeline definition carry the spec as JSON, which has no such numbers)"
+            ],
+            id="infinite-cost",
+        ),
+        pytest.param(
+            VALID.replace("false_negative: 1}", "false_negative: .nan}"),
+            [
+                "cost_matrix.false_negative: must be a finite number, got nan (.inf and .nan are not allowed: the "
+                "steps and the pipeline definition carry the spec as JSON, which has no such numbers)"
+            ],
+            id="nan-cost",
+        ),
+        pytest.param(
+            VALID.replace("disadvantaged: {max: 25}", "disadvantaged: {max: .inf}"),
+            [
+                "facets[0].disadvantaged.max: must be a finite number, got inf (.inf and .nan are not allowed: the "
+                "steps and the pipeline definition carry the spec as JSON, which has no such numbers)"
+            ],
+            id="infinite-facet-bound",
+        ),
+        pytest.param(
+            VALID.replace("disadvantaged: {max: 25}}", "disadvantaged: {max: 25}, disparate_impact: {}}"),
+            [
+                "facets[0].disparate_impact: must give lower and/or upper (leave disparate_impact out to use the "
+                "pipeline's bounds)"
+            ],
+            id="empty-facet-bounds",
+        ),
+        pytest.param(
+            VALID.replace("disadvantaged: {max: 25}}", "disadvantaged: {max: 25}, disparate_impact: {lower: 1.2}}"),
+            ["facets[0].disparate_impact.lower: input should be less than 1, got 1.2"],
+            id="facet-lower-above-one",
+        ),
+        pytest.param(
+            VALID.replace("disadvantaged: {max: 25}}", "disadvantaged: {max: 25}, disparate_impact: {upper: .inf}}"),
+            [
+                "facets[0].disparate_impact.upper: must be a finite number, got inf (.inf and .nan are not allowed: "
+                "the steps and the pipeline definition carry the spec as JSON, which has no such numbers)"
+            ],
+            id="facet-upper-infinite",
         ),
         pytest.param(
             VALID.replace("{name: sex, type: categorical}", "{name: sex, type: text}"),
@@ -178,9 +287,14 @@ def test_json_dump_is_what_the_steps_read(tmp_path: Path) -> None:
             id="bad-facet-name",
         ),
         pytest.param(
-            VALID.replace('delimiter: ","', 'delimiter: ", "'),
-            ["format.delimiter: must be one character other than a quote or a line break, got ', '"],
-            id="two-char-delimiter",
+            VALID.replace('delimiter: ","', "delimiter: ''"),
+            ["format.delimiter: must be one or more characters without a quote or a line break, got ''"],
+            id="empty-delimiter",
+        ),
+        pytest.param(
+            VALID.replace('delimiter: ","', """delimiter: ',"'"""),
+            ["format.delimiter: must be one or more characters without a quote or a line break, got ',\"'"],
+            id="quote-in-delimiter",
         ),
         pytest.param(
             VALID.replace("cost_matrix: {false_positive: 2,", "cost_matrix: {false_positve: 2,"),
@@ -234,3 +348,77 @@ def test_every_cross_field_problem_is_reported_at_once(tmp_path: Path) -> None:
         "label.positive: must be one of label.values ['yes', 'no'], got 'y'",
         "facets[1].column: must be one of the columns ['age', 'sex', 'outcome'], got 'x'",
     ]
+
+
+def test_real_world_column_names_get_safe_ids_and_policies(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        VALID.replace("{name: age, type: numeric}", "{name: Hours per week, type: numeric}")
+        .replace("{name: sex, type: categorical}", "{name: 2nd-job, type: categorical, missing: drop_row}")
+        .replace("column: age,", "column: Hours per week,")
+        .replace("column: sex,", "column: 2nd-job,")
+        + "  - {name: any, column: '%', disadvantaged: {min: 1}}\n"
+    )
+    problems = problems_of(tmp_path, path.read_text())
+    assert problems == [
+        "facets[2].column: must be one of the columns ['Hours per week', '2nd-job', 'outcome'], got '%'"
+    ]
+    path.write_text(path.read_text().replace("  - {name: any, column: '%', disadvantaged: {min: 1}}\n", ""))
+    spec = validate(DatasetSpec, read_yaml(path), path)
+    assert [(c.name, c.id, c.missing) for c in spec.columns] == [
+        ("Hours per week", "Hours_per_week", "impute"),  # numeric: impute by default
+        ("2nd-job", "c_2nd_job", "drop_row"),  # a leading digit gets a prefix
+        ("outcome", "outcome", "error"),  # the label: error by default
+    ]
+    dumped = spec.model_dump(mode="json")
+    steps = spec_from_dict(dumped, path)
+    assert [(c.name, c.id, c.policy) for c in steps.columns] == [
+        ("Hours per week", "Hours_per_week", "impute"),
+        ("2nd-job", "c_2nd_job", "drop_row"),
+        ("outcome", "outcome", "error"),
+    ]
+    assert steps.label_policy == "error"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("age", "age"),
+        ("_private", "_private"),
+        ("education-num", "education_num"),
+        ("marital.status", "marital_status"),
+        ("  Hours  per   week ", "Hours_per_week"),
+        ("2nd", "c_2nd"),
+        ("Größe (cm)", "Groe_cm"),  # accents folded, other letters dropped
+        ("%", "column_4"),
+    ],
+)
+def test_column_ids(name: str, expected: str) -> None:
+    assert column_id(name, 3) == expected
+    assert COLUMN_ID_RE.fullmatch(expected)
+
+
+def test_per_facet_bounds_reach_the_steps(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        VALID.replace("disadvantaged: {max: 25}}", "disadvantaged: {max: 25}, disparate_impact: {lower: 0.6}}")
+    )
+    spec = validate(DatasetSpec, read_yaml(path), path)
+    steps = spec_from_dict(spec.model_dump(mode="json"), path)
+    assert steps.facets[0].disparate_impact == DisparateImpactBounds(lower=0.6, upper=None)
+    assert steps.facets[1].disparate_impact is None  # the pipeline's bounds
+
+
+def test_the_example_specs_are_valid() -> None:
+    for path in sorted((REPO_ROOT / "config" / "datasets").glob("*.yaml")):
+        spec = validate(DatasetSpec, read_yaml(path), path)
+        assert spec_from_dict(spec.model_dump(mode="json"), path).name == spec.name
+
+
+def test_the_shipped_spec_reads_as_before() -> None:
+    """Unchanged semantics: ids are the names, numeric columns impute, categorical ones keep missing as a category."""
+    spec = DatasetSpec.model_validate(read_yaml(SHIPPED))
+    assert all(column.id == column.name for column in spec.columns)
+    assert {column.missing for column in spec.columns if column.type == "numeric"} == {"impute"}
+    assert {c.missing for c in spec.columns if c.type == "categorical" and c.name != "credit_risk"} == {"category"}
+    assert spec.format.encoding == "utf-8"

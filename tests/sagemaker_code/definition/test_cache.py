@@ -125,7 +125,8 @@ def test_builds_in_background_then_reads_the_cache(tmp_path: Path, monkeypatch: 
     builds = DefinitionBuilds.start([SETTINGS], tmp_path)
     assert builds._process is not None  # nothing cached yet: a builder process runs
     definition = json.loads(builds.get(SETTINGS.pipeline_name))
-    assert [s["Name"] for s in definition["Steps"]][:2] == ["Preprocess", "Train"]
+    (check,) = definition["Steps"]
+    assert [s["Name"] for s in check["Arguments"]["IfSteps"]][:2] == ["Preprocess", "Train"]
     assert builds.path(SETTINGS).is_file()
 
     def no_process(*_args: object, **_kwargs: object) -> None:

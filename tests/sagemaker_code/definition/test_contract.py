@@ -94,8 +94,15 @@ def test_the_training_step_takes_the_channels_and_hyperparameters_the_definition
         assert getattr(args, channel) == Path(contract.TRAINING_CHANNELS) / channel
     assert args.model_dir == Path(contract.MODEL_DIR)
     given = {name for name in step["HyperParameters"] if not name.startswith("sagemaker_")}
-    assert given == set(hp) == {row.name for row in hyperparameter_table()}
+    assert given == {*hp, contract.BIAS_MITIGATION_HYPERPARAMETER}
+    assert set(hp) == {row.name for row in hyperparameter_table()}
     assert step["HyperParameters"]["sagemaker_program"] == contract.TRAIN_PROGRAM
+    # the bias mitigation: the pipeline parameter's values are the training step's choices
+    mitigation = step["HyperParameters"][contract.BIAS_MITIGATION_HYPERPARAMETER]
+    assert mitigation == {"Get": "Parameters.BiasMitigation"}
+    (parameter,) = [p for p in definition["Parameters"] if p["Name"] == "BiasMitigation"]
+    assert parameter["EnumValues"] == list(contract.BIAS_MITIGATIONS)
+    assert args.bias_mitigation == contract.NO_MITIGATION
 
 
 def test_every_hyperparameter_is_a_parameter_with_the_tables_type(definition: dict[str, Any]) -> None:

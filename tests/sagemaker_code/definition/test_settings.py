@@ -35,11 +35,40 @@ def test_the_adapter_names_things_as_config_naming_does() -> None:
     for env_name, environment in config.environments.items():
         settings = pipeline_settings(config, env_name, spec)
         assert settings.pipeline_name == model_build_pipeline_name(config.project.name, env_name)
-        assert settings.model_package_group_name == model_package_group_name(config.project.name, env_name)
+        assert settings.model_package_group_name == model_package_group_name(config.project.name, env_name, spec.name)
+        assert settings.dataset_name == spec.name
+        assert settings.training_instance_count == config.model_build.training_instance_count
+        assert settings.bias_mitigation == config.model_build.bias_mitigation
         assert settings.region == environment.region
         assert settings.hyperparameters == config.model_build.hyperparameters
         assert settings.facets == tuple(facet.name for facet in spec.facets)
         assert settings.default_input_uri == Sentinels().sample_data_uri  # the shipped config uses the sample
+
+
+def test_one_package_group_per_model() -> None:
+    """The group is named after model_build.model_name, by default the dataset spec's name: two datasets never
+    register into one group."""
+    config = load_config(DEFAULT_CONFIG_PATH)
+    spec = load_dataset_spec(config, DEFAULT_CONFIG_PATH)
+    other_spec = spec.model_copy(update={"name": "adult-income"})
+    assert pipeline_settings(config, "dev", spec).model_package_group_name == "mlops-dev-german-credit"
+    assert pipeline_settings(config, "dev", other_spec).model_package_group_name == "mlops-dev-adult-income"
+    named = config.model_copy(
+        update={"model_build": config.model_build.model_copy(update={"model_name": "credit-risk"})}
+    )
+    assert pipeline_settings(named, "dev", other_spec).model_package_group_name == "mlops-dev-credit-risk"
+    assert pipeline_settings(named, "dev", other_spec).dataset_name == "adult-income"  # recorded as it is
+
+
+def test_a_default_model_name_too_long_for_a_group_name_is_named() -> None:
+    config = load_config(DEFAULT_CONFIG_PATH)
+    spec = load_dataset_spec(config, DEFAULT_CONFIG_PATH).model_copy(update={"name": "d" * 60})
+    with pytest.raises(
+        ValueError,
+        match=r"model_build.model_name \(default: the dataset spec's name 'd{60}'\): the "
+        r"model package group name 'mlops-dev-d{60}' would be 70 characters, SageMaker allows 63",
+    ):
+        pipeline_settings(config, "dev", spec)
 
 
 def test_the_table_is_the_config_models_fields_with_their_defaults() -> None:

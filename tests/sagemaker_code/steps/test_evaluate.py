@@ -10,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xgboost as xgb
 
-from sagemaker_code.steps.common import StepError
-from sagemaker_code.steps.evaluate import evaluate, load_model_artifacts, main, score_test_split
+from sagemaker_code.steps.artifacts import load_model_artifacts
+from sagemaker_code.steps.common import StepError, read_xgboost_csv
+from sagemaker_code.steps.cost import expected_cost
+from sagemaker_code.steps.evaluate import evaluate, main, score_test_split
 from sagemaker_code.steps.gates import GateThresholds
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
 from tests.step_fixtures import GATE_ARGS, PipelineRun, write_spec_json
@@ -289,3 +292,53 @@ def test_a_spec_without_facets_passes_the_bias_gate_with_a_message(sample_run: P
     assert json.loads((tmp_path / "out" / "bias" / "analysis.json").read_text()) == {"version": "1.0"}
     report = json.loads((tmp_path / "out" / "evaluation" / "evaluation.json").read_text())
     assert set(report["confidence_intervals"]) == {"auc", "cost_per_row"}
+
+
+def test_both_bias_mitigations_side_by_side_on_the_same_test_split(sample_run: PipelineRun, spec: DatasetSpec) -> None:
+    """evaluation.json and gates.json name the served model and the comparison model with the same numbers, each
+    computed from its own booster on the same test rows."""
+    report = sample_run.evaluation_json()
+    mitigation = report["bias_mitigation"]
+    assert isinstance(mitigation, dict)
+    assert mitigation["served"] == "none"
+    served, other = mitigation["models"]
+    assert (served["mitigation"], served["served"], other["mitigation"], other["served"]) == (
+        "none",
+        True,
+        "reweighing",
+        False,
+    )
+    metrics = report["binary_classification_metrics"]
+    assert isinstance(metrics, dict)
+    assert served["auc"] == metrics["auc"]["value"]
+    assert served["cost_per_row"] == pytest.approx(metrics["cost_weighted_error"]["value"])
+    assert served["decision_threshold"] == report["decision_threshold"]
+    facets = sample_run.gates()["bias"]["facets"]
+    assert isinstance(facets, dict)
+    assert served["disparate_impact"] == {name: facets[name]["disparate_impact"] for name in ("age", "sex")}
+    # the comparison model, scored here from its own files
+    y, features = read_xgboost_csv(sample_run.data / "test" / "test.csv", "test")
+    booster = xgb.Booster(model_file=str(sample_run.model / "comparison" / "xgboost-model.json"))
+    threshold = json.loads((sample_run.model / "comparison" / "transform.json").read_text())["label"]
+    probabilities = booster.predict(xgb.DMatrix(features, feature_names=booster.feature_names))
+    predicted = probabilities >= threshold["decision_threshold"]
+    assert other["decision_threshold"] == threshold["decision_threshold"]
+    assert other["cost_per_row"] == pytest.approx(expected_cost(y, predicted, 5, 1))
+    assert other["predicted_positive_rate"] == pytest.approx(predicted.mean())
+    assert other["auc"] != served["auc"]
+    assert sample_run.gates()["bias"]["bias_mitigation"] == mitigation["models"]
+    assert "Same test split: served (none) DI age " in str(sample_run.gates()["bias"]["message"])
+
+
+def test_a_model_without_a_comparison_reports_the_served_one(
+    sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
+) -> None:
+    """A model folder without comparison/ (a spec without facets, or an older model): only the served model."""
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("xgboost-model.json", "transform.json"):
+        (model / name).write_bytes((sample_run.model / name).read_bytes())
+    report = evaluate(model, sample_run.data / "test", spec, tmp_path / "out", thresholds=THRESHOLDS)
+    mitigation = report["bias_mitigation"]
+    assert isinstance(mitigation, dict)
+    assert [m["mitigation"] for m in mitigation["models"]] == ["none"]

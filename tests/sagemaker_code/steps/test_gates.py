@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -17,7 +19,8 @@ from sagemaker_code.steps.gates import (
     quality_gate,
 )
 from sagemaker_code.steps.metrics import Interval
-from sagemaker_code.steps.spec import DatasetSpec, Facet
+from sagemaker_code.steps.mitigation import ModelSummary
+from sagemaker_code.steps.spec import DatasetSpec, DisparateImpactBounds, Facet
 
 THRESHOLDS = GateThresholds(auc=0.75, cost_margin=0.05, di_lower=0.8, di_upper=1.25)
 INTERVAL = Interval(lower=0.6, upper=0.9, confidence=0.95, defined=1000)
@@ -113,8 +116,9 @@ def test_bias_gate_names_di_group_sizes_and_base_rates(spec: DatasetSpec) -> Non
     assert gate["passed"] == 0
     assert gate["message"] == (
         "Bias gate failed: disparate impact must be within [0.8, 1.25]; facet 'age' (age_years): DI 0.375 (95% "
-        "interval 0.600 to 0.900) below the lower bound; disadvantaged group 4 of 10 test rows (label positive rate "
-        "0.500, predicted positive rate 0.250), others 6 (0.667, 0.667)"
+        "interval 0.600 to 0.900) below the lower bound 0.8; disadvantaged group 4 of 10 test rows (label positive "
+        "rate 0.500, predicted positive rate 0.250), others 6 (0.667, 0.667). To do: if your policy bounds a facet "
+        "otherwise, set its facets[].disparate_impact {lower, upper} in the dataset spec. Details: gates.json"
     )
     facet = entry(gate, "facets", "age")
     assert facet["disadvantaged"] == {"rows": 4, "label_positive_rate": 0.5, "predicted_positive_rate": 0.25}
@@ -129,7 +133,7 @@ def test_bias_gate_passes_within_the_bounds(spec: DatasetSpec) -> None:
     )
     above = run_bias([1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 1, 0], di=2.0, spec=spec)
     assert above["passed"] == 0
-    assert "DI 2.000 (95% interval 0.600 to 0.900) above the upper bound" in text(above)
+    assert "DI 2.000 (95% interval 0.600 to 0.900) above the upper bound 1.25" in text(above)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +191,8 @@ def test_failing_facets_come_first_and_long_messages_are_cut(spec: DatasetSpec) 
     assert isinstance(message, str)
     assert len(message) <= MAX_MESSAGE
     assert message.startswith("Bias gate failed: disparate impact must be within [0.8, 1.25]; facet 'f11' ")
-    assert message.endswith("more facets in gates.json")
+    assert "more facets in gates.json. To do: " in message  # what to do is never cut
+    assert message.endswith("Details: gates.json")
     assert gate["passed"] == 0
 
 
@@ -201,6 +206,7 @@ def test_no_facets_pass_with_a_message(spec: DatasetSpec) -> None:
         "lower": 0.8,
         "upper": 1.25,
         "facets": {},
+        "bias_mitigation": [],
     }
 
 
@@ -264,3 +270,106 @@ def test_gate_report_reads_the_cost_from_the_decisions(spec: DatasetSpec) -> Non
     quality = report["quality"]
     assert isinstance(quality, dict)
     assert quality["auc"] == pytest.approx(8 / 21)
+
+
+def summaries(none_age: float, reweighed_age: float) -> list[ModelSummary]:
+    common = {"decision_threshold": 0.9, "predicted_positive_rate": 0.3}
+    return [
+        ModelSummary("none", True, 0.773, 0.533, disparate_impacts={"age": none_age}, **common),
+        ModelSummary("reweighing", False, 0.776, 0.573, disparate_impacts={"age": reweighed_age}, **common),
+    ]
+
+
+def biased(spec: DatasetSpec, models: list[ModelSummary], facet: Facet = AGE) -> dict[str, object]:
+    member, labels, decisions = groups(
+        [1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 1, 1, 1, 1, 0, 0], [1, 0, 0, 0, 1, 1, 1, 0, 1, 0]
+    )
+    return bias_gate(
+        [(facet, member)],
+        labels,
+        decisions,
+        disparate_impacts={"age": 0.375},
+        intervals={},
+        thresholds=THRESHOLDS,
+        spec=spec,
+        models=models,
+    )
+
+
+def test_a_failed_bias_gate_compares_the_mitigations_and_says_what_to_do(spec: DatasetSpec) -> None:
+    passes = text(biased(spec, summaries(0.375, 0.9)))
+    assert (
+        "Same test split: served (none) DI age 0.375, AUC 0.773, cost 0.533/row; reweighing DI age 0.900, AUC 0.776, "
+        "cost 0.573/row (passes). To do: retrain with bias mitigation reweighing (pipeline parameter BiasMitigation "
+        "or model_build.bias_mitigation); or if your policy bounds a facet otherwise, set its "
+        "facets[].disparate_impact {lower, upper} in the dataset spec. Details: gates.json"
+    ) in passes
+    fails = text(biased(spec, summaries(0.375, 0.7)))
+    assert "reweighing DI age 0.700, AUC 0.776, cost 0.573/row (fails too)" in fails
+    assert (
+        "To do: bias mitigation reweighing (pipeline parameter BiasMitigation or model_build.bias_mitigation) does "
+        "not pass here either; if your policy bounds a facet otherwise" in fails
+    )
+    assert fails.endswith("else the data, features or cost matrix need work. Details: gates.json")
+    served_reweighed = [replace(m, served=not m.served) for m in summaries(0.375, 0.7)]
+    text_reweighed = text(biased(spec, served_reweighed))
+    assert "served (reweighing) DI age 0.700" in text_reweighed
+    assert "none DI age 0.375, AUC 0.773, cost 0.533/row (fails too)" in text_reweighed
+    assert "retrain" not in text_reweighed
+
+
+def test_the_models_side_by_side_are_in_the_gate_file(spec: DatasetSpec) -> None:
+    gate = biased(spec, summaries(0.375, 0.9))
+    listed = gate["bias_mitigation"]
+    assert isinstance(listed, list)
+    assert [(m["mitigation"], m["served"], m["passes_bias_gate"]) for m in listed] == [
+        ("none", True, False),
+        ("reweighing", False, True),
+    ]
+    assert listed[1]["disparate_impact"] == {"age": 0.9}
+
+
+def test_a_facets_own_bounds_in_the_spec_decide_for_that_facet(spec: DatasetSpec) -> None:
+    loose = Facet("age", "age_years", None, None, 25.0, DisparateImpactBounds(lower=0.3, upper=None))
+    gate = biased(spec, summaries(0.375, 0.9), facet=loose)
+    assert gate["passed"] == 1
+    facet = entry(gate, "facets", "age")
+    assert (facet["lower"], facet["upper"], facet["bounds_from_spec"]) == (0.3, 1.25, True)
+    assert "DI 0.375 (no bootstrap interval: too few defined resamples) within the bounds (the spec's [0.3, 1.25])" in (
+        text(gate)
+    )
+    strict = Facet("age", "age_years", None, None, 25.0, DisparateImpactBounds(lower=0.5, upper=2.0))
+    failed = biased(spec, summaries(0.375, 0.45), facet=strict)
+    assert failed["passed"] == 0
+    assert "below the lower bound 0.5 (the spec's [0.5, 2])" in text(failed)
+    assert "reweighing DI age 0.450, AUC 0.776, cost 0.573/row (fails too)" in text(failed)  # the facet's own bound
+
+
+def test_a_facet_without_favourable_predictions_says_so(spec: DatasetSpec) -> None:
+    gate = run_bias([1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 1, 0], di=0.0, spec=spec)
+    assert gate["passed"] == 0
+    assert (
+        "DI 0.000 (95% interval 0.600 to 0.900) below the lower bound 0.8; the model predicts credit_risk=1 for "
+        "none of the 2 test rows in the group;" in text(gate)
+    )
+
+
+def test_the_message_with_what_to_do_stays_within_the_limit(spec: DatasetSpec) -> None:
+    facets = [(Facet(f"facet_{i:02d}", "age_years", None, None, 25.0), np.array([1, 1, 0, 0])) for i in range(8)]
+    impacts = {f"facet_{i:02d}": 0.1 for i in range(8)}
+    models = [
+        ModelSummary(name, name == "none", 0.7, 0.5, 0.9, 0.3, disparate_impacts=dict(impacts))
+        for name in ("none", "reweighing")
+    ]
+    gate = bias_gate(
+        facets,
+        np.array([1, 0, 1, 0]),
+        np.array([1, 0, 1, 0]),
+        disparate_impacts=impacts,
+        intervals={},
+        thresholds=THRESHOLDS,
+        spec=spec,
+        models=models,
+    )
+    assert len(text(gate)) <= MAX_MESSAGE
+    assert text(gate).endswith("Details: gates.json")

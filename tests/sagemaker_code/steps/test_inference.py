@@ -28,7 +28,8 @@ import pytest
 from sagemaker_inference.transformer import Transformer  # type: ignore[import-untyped]
 
 from sagemaker_code.steps import inference
-from sagemaker_code.steps.evaluate import ScoredSplit, load_model_artifacts, score_test_split
+from sagemaker_code.steps.artifacts import load_model_artifacts
+from sagemaker_code.steps.evaluate import ScoredSplit, score_test_split
 from sagemaker_code.steps.inference import (
     InvalidInputError,
     Predictions,

@@ -356,6 +356,7 @@ def test_header_csv_input_with_other_column_order_gives_the_same_data(spec: Data
 def test_missing_values_are_imputed_with_the_train_median(tmp_path: Path) -> None:
     spec = header_spec(tmp_path)
     table = read_table(SAMPLE, spec.column_names, CsvFormat(header=False, delimiter=" ", missing_values=())).frame
+    table = table.astype(object)  # read_table gives pandas categoricals
     table.loc[::10, "age_years"] = "?"
     table.to_csv(tmp_path / "data.csv", index=False)
     preprocess(tmp_path / "data.csv", spec, tmp_path / "out")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sagemaker_code.steps.spec import Facet, SpecError, load_spec
+from sagemaker_code.steps.spec import DisparateImpactBounds, Facet, SpecError, load_spec
 from tests.step_fixtures import write_spec_json
 
 
@@ -70,10 +71,45 @@ def edited(tmp_path: Path, edit: object) -> Path:
         ),
         pytest.param(
             lambda d: d["label"].update(decision_threshold="high"),
-            "label.decision_threshold: must be a number, got 'high'",
+            "label.decision_threshold: must be a finite number, got 'high'",
             id="threshold-text",
         ),
         pytest.param(lambda d: d.clear() or d.update(columns={}), "columns: must be a list, got dict", id="columns"),
+        pytest.param(
+            lambda d: d["columns"][0].update(id="a-b"),
+            "columns[0].id: must be an identifier (letters, digits, '_'), got 'a-b'",
+            id="column-id",
+        ),
+        pytest.param(
+            lambda d: d["columns"][0].update(missing="skip"),
+            "columns[0].missing: must be one of ['impute', 'category', 'drop_row', 'error'] or null, got 'skip'",
+            id="missing-policy",
+        ),
+        pytest.param(
+            lambda d: d["columns"][1].update(id=d["columns"][0]["id"]),
+            "columns: column ids must be unique",
+            id="duplicate-id",
+        ),
+        pytest.param(
+            lambda d: d["cost_matrix"].update(false_positive=float("inf")),
+            "cost_matrix.false_positive: must be a finite number, got inf",
+            id="infinite-cost",
+        ),
+        pytest.param(
+            lambda d: d["facets"][0].update(disparate_impact={"lower": 1.5}),
+            "facets[0].disparate_impact.lower: must be between 0 and 1, got 1.5",
+            id="facet-lower",
+        ),
+        pytest.param(
+            lambda d: d["facets"][0].update(disparate_impact={"upper": 0.9}),
+            "facets[0].disparate_impact.upper: must be above 1, got 0.9",
+            id="facet-upper",
+        ),
+        pytest.param(
+            lambda d: d["format"].update(delimiter=""),
+            "format.delimiter: must be one or more characters without quotes or line breaks, got ''",
+            id="empty-delimiter",
+        ),
     ],
 )
 def test_malformed_spec_names_the_key(tmp_path: Path, edit: object, message: str) -> None:
@@ -104,3 +140,37 @@ def test_not_a_mapping(tmp_path: Path) -> None:
 def test_a_fixed_threshold_is_read(tmp_path: Path) -> None:
     path = edited(tmp_path, lambda d: d["label"].update(decision_threshold=0.6))
     assert load_spec(path).label.decision_threshold == 0.6
+
+
+def test_ids_policies_encoding_and_facet_bounds_are_read(tmp_path: Path) -> None:
+    def edit(data: dict[str, Any]) -> None:
+        data["columns"][0].update(name="checking status", id="checking_status", missing="drop_row")
+        data["format"].update(delimiter=", ", encoding="latin-1")
+        data["facets"][1]["disparate_impact"] = {"lower": 0.7, "upper": None}
+
+    spec = load_spec(edited(tmp_path, edit))
+    assert (spec.columns[0].name, spec.columns[0].id, spec.columns[0].policy) == (
+        "checking status",
+        "checking_status",
+        "drop_row",
+    )
+    assert (spec.format.delimiter, spec.format.encoding) == (", ", "latin-1")
+    assert spec.facets[1].disparate_impact == DisparateImpactBounds(lower=0.7, upper=None)
+    assert spec.facets[0].disparate_impact is None
+    assert spec.label_policy == "error"
+
+
+def test_a_dump_without_ids_and_policies_reads_with_the_defaults(tmp_path: Path) -> None:
+    """A spec JSON written before columns had ids and policies (an older bundle): the names are the ids."""
+
+    def edit(data: dict[str, Any]) -> None:
+        for column in data["columns"]:
+            column.pop("id")
+            column.pop("missing")
+        data["format"].pop("encoding")
+
+    spec = load_spec(edited(tmp_path, edit))
+    assert all(column.id == column.name for column in spec.columns)
+    assert spec.columns[1].policy == "impute"  # duration_months, numeric
+    assert spec.columns[0].policy == "category"
+    assert spec.format.encoding == "utf-8"

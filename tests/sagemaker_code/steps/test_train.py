@@ -180,6 +180,8 @@ class TestModelFolder:
             "code/sagemaker_code/__init__.py",
             "code/sagemaker_code/steps/__init__.py",
             "code/sagemaker_code/steps/transform.py",
+            "comparison/transform.json",  # the other bias mitigation's model: the spec has facets
+            "comparison/xgboost-model.json",
             "training.json",
             "transform.json",
             "xgboost-model.json",
@@ -279,8 +281,9 @@ class TestDecisionThreshold:
 
 class TestTraining:
     def test_logs_validation_auc_for_the_metric_definition(
-        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path, caplog: pytest.LogCaptureFixture
+        self, sample_run: PipelineRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", facets=[]))  # one model: one series of rounds
         with caplog.at_level(logging.INFO, logger="sagemaker_code.steps.train"):
             report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)
         values = re.findall(r"validation-auc:([0-9.]+)", caplog.text)
@@ -330,3 +333,106 @@ class TestTraining:
         argv += ["--spec", str(sample_run.spec_path), "--hyperparameter-table", str(sample_run.hyperparameter_table)]
         assert main(argv) == 1
         assert f"train failed: train data not found: {tmp_path / 'nope' / 'train.csv'}" in caplog.text
+        assert not (tmp_path / "model").exists()  # nothing half-written
+
+    def test_a_split_in_part_files_trains_the_same_model(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
+    ) -> None:
+        """Preprocess may write a split as part files (the train channel is sharded by S3 key over instances)."""
+        lines = (sample_run.data / "train" / "train.csv").read_text().splitlines(keepends=True)
+        parts = tmp_path / "train"
+        parts.mkdir()
+        (parts / "part-00000.csv").write_text("".join(lines[:300]))
+        (parts / "part-00001.csv").write_text("".join(lines[300:]))
+        _, validation, transform = folders(sample_run)
+        report = train(parts, validation, transform, tmp_path / "parts", FAST, spec=spec)
+        train(*folders(sample_run), tmp_path / "one", FAST, spec=spec)
+        assert report["rows"] == {"train": 700, "validation": 150}
+        assert (tmp_path / "parts" / "xgboost-model.json").read_bytes() == (
+            tmp_path / "one" / "xgboost-model.json"
+        ).read_bytes()
+
+    def test_threads_are_the_cpus_available(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        used: list[object] = []
+        real = xgb.train
+
+        def spy(params: dict[str, object], *args: object, **kwargs: object) -> xgb.Booster:
+            used.append(params["nthread"])
+            return real(params, *args, **kwargs)
+
+        monkeypatch.setattr(train_module, "available_cpus", lambda: 1)
+        monkeypatch.setattr(xgb, "train", spy)
+        assert train(*folders(sample_run), tmp_path / "model", FAST, spec=spec)["threads"] == 1
+        assert used == [1, 1]  # both models (the spec has facets)
+
+
+class TestBiasMitigation:
+    def test_both_models_are_trained_and_named(self, sample_run: PipelineRun) -> None:
+        report = sample_run.training_json()["bias_mitigation"]
+        assert isinstance(report, dict)
+        assert (report["served"], report["comparison"]) == ("none", "reweighing")
+        models = report["models"]
+        assert isinstance(models, dict)
+        assert set(models) == {"none", "reweighing"}
+        assert sample_run.training_json()["decision_threshold"] == models["none"]["decision_threshold"]
+        threshold = json.loads((sample_run.model / "comparison" / "transform.json").read_text())["label"]
+        assert threshold["decision_threshold"] == models["reweighing"]["decision_threshold"]["value"]
+        weights = report["reweighing_weights"]
+        assert isinstance(weights, list)
+        assert sum(row["rows"] for row in weights) == 700
+        assert all(row["weight"] > 0 for row in weights)
+
+    def test_serving_reweighing_swaps_the_models(
+        self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
+    ) -> None:
+        """The comparison model is the model that reweighing serves, and the reverse: same splits, same training."""
+        report = train(*folders(sample_run), tmp_path / "model", DEFAULTS, spec=spec, mitigation="reweighing")
+        mitigation = report["bias_mitigation"]
+        assert isinstance(mitigation, dict)
+        assert (mitigation["served"], mitigation["comparison"]) == ("reweighing", "none")
+        for served, compared in (
+            ("xgboost-model.json", "comparison/xgboost-model.json"),
+            ("transform.json", "comparison/transform.json"),
+        ):
+            assert (tmp_path / "model" / served).read_bytes() == (sample_run.model / compared).read_bytes()
+            assert (tmp_path / "model" / compared).read_bytes() == (sample_run.model / served).read_bytes()
+
+    def test_reweighing_changes_the_model(self, sample_run: PipelineRun) -> None:
+        assert (sample_run.model / "xgboost-model.json").read_bytes() != (
+            sample_run.model / "comparison" / "xgboost-model.json"
+        ).read_bytes()
+
+    def test_without_facets_only_the_served_model_is_trained(self, sample_run: PipelineRun, tmp_path: Path) -> None:
+        spec = load_spec(write_spec_json(tmp_path / "spec.json", facets=[]))
+        report = train(*folders(sample_run), tmp_path / "model", FAST, spec=spec, mitigation="reweighing")
+        assert not (tmp_path / "model" / "comparison").exists()
+        mitigation = report["bias_mitigation"]
+        assert isinstance(mitigation, dict)
+        assert (mitigation["served"], mitigation["comparison"], mitigation["reweighing_weights"]) == (
+            "reweighing",
+            None,
+            [],
+        )
+
+    def test_the_argument_and_sm_hps(self, hyperparameter_table_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        table = ["--hyperparameter-table", str(hyperparameter_table_path)]
+        assert parse_args(table, {})[0].bias_mitigation == "none"
+        assert parse_args([*table, "--bias_mitigation", "reweighing"], {})[0].bias_mitigation == "reweighing"
+        assert parse_args(table, {"SM_HPS": '{"bias_mitigation": "reweighing"}'})[0].bias_mitigation == "reweighing"
+        for argv, environ, message in (
+            (["--bias_mitigation", "fair"], {}, "argument --bias_mitigation: invalid choice: 'fair'"),
+            (
+                [],
+                {"SM_HPS": '{"bias_mitigation": "fair"}'},
+                "SM_HPS: bias_mitigation must be one of ['none', 'reweighing'], got 'fair'",
+            ),
+        ):
+            with pytest.raises(SystemExit):
+                parse_args([*table, *argv], environ)
+            assert message in capsys.readouterr().err
+
+    def test_an_unknown_mitigation_is_refused(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+        with pytest.raises(StepError, match=r"bias mitigation must be one of \['none', 'reweighing'\], got 'fair'"):
+            train(*folders(sample_run), tmp_path / "model", FAST, spec=spec, mitigation="fair")

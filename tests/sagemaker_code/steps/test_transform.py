@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
-from sagemaker_code.steps.spec import Column, DatasetSpec
+from sagemaker_code.steps.fitting import fit
+from sagemaker_code.steps.spec import Column, DatasetSpec, MissingPolicy
 from sagemaker_code.steps.transform import (
     CategoricalFeature,
     LabelInfo,
@@ -18,7 +19,6 @@ from sagemaker_code.steps.transform import (
     Transform,
     TransformFileError,
     TransformInputError,
-    fit,
     parse_category,
     parse_number,
 )
@@ -46,9 +46,10 @@ def test_fit_medians_categories_and_names(small_spec: DatasetSpec) -> None:
     transform = fit(TRAIN, small_spec)
     assert transform.columns == (
         NumericFeature("amount", 3.0),  # median of 1, 3, 10 (the '?' is missing)
-        CategoricalFeature("colour", ("blue", "red")),  # sorted; the label is not a feature
+        # sorted; the label is not a feature; train had a missing colour: a feature of its own (policy category)
+        CategoricalFeature("colour", ("blue", "red"), missing_feature=True),
     )
-    assert transform.feature_names == ("amount", "colour=blue", "colour=red")
+    assert transform.feature_names == ("amount", "colour=blue", "colour=red", "colour=(missing)")
     assert transform.input_columns == ("amount", "colour")
     assert (transform.label.positive, transform.label.negative) == ("1", "2")
     assert transform.label.decision_threshold is None  # the Train step chooses it
@@ -60,10 +61,10 @@ def test_apply_imputes_and_one_hot_encodes_unseen_as_zeros(small_spec: DatasetSp
         {"colour": ["blue", "green", None, " red "], "amount": ["2.5", "", "?", 7]}, dtype=object
     )  # other column order, no label: both fine
     assert transform.apply(rows).tolist() == [
-        [2.5, 1.0, 0.0],
-        [3.0, 0.0, 0.0],  # missing -> median; unseen 'green' -> all zeros
-        [3.0, 0.0, 0.0],
-        [7.0, 0.0, 1.0],
+        [2.5, 1.0, 0.0, 0.0],
+        [3.0, 0.0, 0.0, 0.0],  # missing -> median; unseen 'green' -> all zeros
+        [3.0, 0.0, 0.0, 1.0],  # missing colour -> its own feature
+        [7.0, 0.0, 1.0, 0.0],
     ]
 
 
@@ -143,7 +144,7 @@ def test_fit_needs_a_value_in_every_numeric_column(small_spec: DatasetSpec) -> N
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"format_version": 2}', "transform.json: format_version must be 1, got 2"),
+        ('{"format_version": 3}', "transform.json: format_version must be one of [1, 2], got 3"),
         ("{}", "transform.json is malformed: KeyError: 'format_version'"),
         ("[1", "transform.json is malformed: JSONDecodeError: "),
     ],
@@ -198,3 +199,63 @@ def test_the_threshold_is_required_unless_the_caller_reads_a_preprocess_output(s
     data["label"]["decision_threshold"] = 1.5
     with pytest.raises(TransformFileError, match=r"decision_threshold must be between 0 and 1, got 1\.5"):
         Transform.from_json(json.dumps(data), threshold_required=False)
+
+
+def with_policies(spec: DatasetSpec, **policies: MissingPolicy) -> DatasetSpec:
+    columns = tuple(replace(column, missing=policies.get(column.name, column.missing)) for column in spec.columns)
+    return replace(spec, columns=columns)
+
+
+def test_missing_value_policies(small_spec: DatasetSpec) -> None:
+    rows = pd.DataFrame({"amount": ["?", "4"], "colour": [None, "blue"]}, dtype=object)
+    imputed = fit(TRAIN, with_policies(small_spec, colour="impute"))
+    assert imputed.columns[1] == CategoricalFeature("colour", ("blue", "red"), missing="impute", fill="red")
+    assert imputed.apply(rows).tolist() == [[3.0, 0.0, 1.0], [4.0, 1.0, 0.0]]  # median; the most frequent colour
+    kept = fit(TRAIN, with_policies(small_spec, amount="category"))
+    features = kept.apply(rows)
+    assert math.isnan(features[0, 0])  # XGBoost's own missing-value branch
+    assert features[0, 1:].tolist() == [0.0, 0.0, 1.0]  # colour=(missing), after every column's own features
+    for policy in ("drop_row", "error"):
+        refusing = fit(TRAIN.dropna(), with_policies(small_spec, colour=policy))
+        with pytest.raises(TransformInputError, match=rf"^row 1, column 'colour': a value is required .*{policy}"):
+            refusing.apply(rows)
+
+
+def test_missing_features_come_after_every_columns_own(small_spec: DatasetSpec) -> None:
+    """A column's features start where they would without missing-value features (code that finds a column's
+    features by counting stays right)."""
+    spec = replace(
+        small_spec,
+        columns=(Column("colour", "categorical"), Column("amount", "numeric"), Column("credit_risk", "categorical")),
+    )
+    transform = fit(TRAIN, spec)
+    assert transform.feature_names == ("colour=blue", "colour=red", "amount", "colour=(missing)")
+    assert transform.apply(TRAIN[["amount", "colour"]]).tolist()[3] == [0.0, 0.0, 10.0, 1.0]
+
+
+def test_ids_name_the_features_and_names_the_inputs(small_spec: DatasetSpec) -> None:
+    spec = replace(
+        small_spec,
+        columns=(
+            Column("Amount (EUR)", "numeric", id="amount_eur"),
+            Column("colour", "categorical", id="col"),
+            Column("credit_risk", "categorical"),
+        ),
+    )
+    train = TRAIN.rename(columns={"amount": "Amount (EUR)"})
+    transform = fit(train, spec)
+    assert transform.input_columns == ("Amount (EUR)", "colour")
+    assert transform.feature_names == ("amount_eur", "col=blue", "col=red", "col=(missing)")
+    assert Transform.from_json(transform.to_json(), threshold_required=False) == transform
+
+
+def test_version_1_files_are_still_read(small_spec: DatasetSpec) -> None:
+    """A model trained before ids and policies: every column's id is its name, the policies the defaults."""
+    data = json.loads(fit(TRAIN.dropna(), small_spec).to_json())
+    data["format_version"] = 1
+    for column in data["columns"]:
+        for key in ("id", "missing", "fill", "missing_feature"):
+            column.pop(key, None)
+    transform = Transform.from_json(json.dumps(data), threshold_required=False)
+    assert transform.feature_names == ("amount", "colour=blue", "colour=red")
+    assert transform.apply(frame([["?", None, "1"]])).tolist() == [[2.0, 0.0, 0.0]]  # median of 1 and 3

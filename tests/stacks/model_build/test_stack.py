@@ -10,14 +10,20 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from config.loader import DEFAULT_CONFIG_PATH, load_config
+from config.loader import DEFAULT_CONFIG_PATH, load_config, load_dataset_spec
 from local_pipeline.assembly import load_definition
 from sagemaker_code.definition.build import XGBOOST_IMAGE_VERSION
 from tests.conftest import SynthesizedApp
 
 CONFIG = load_config(DEFAULT_CONFIG_PATH)
+SPEC = load_dataset_spec(CONFIG, DEFAULT_CONFIG_PATH)
 ENVS = list(CONFIG.environments)
 ACCOUNT = "123456789012"
+
+
+def group_name(env_name: str) -> str:
+    """One group per model: <project>-<env>-<model>, the model named after the dataset spec by default."""
+    return f"mlops-{env_name}-{CONFIG.model_build.model_name_for(SPEC.name)}"
 
 
 @pytest.fixture(params=ENVS)
@@ -58,23 +64,27 @@ def test_pipeline_and_model_package_group(build: Template, env_name: str) -> Non
     assert build.find_resources("AWS::IAM::Role")[role.as_string()]["Properties"]["AssumeRolePolicyDocument"][
         "Statement"
     ] == [{"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}}]
-    build.has_resource_properties(
-        "AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": f"mlops-{env_name}-models"}
-    )
+    assert group_name(env_name) == f"mlops-{env_name}-german-credit"
+    build.has_resource_properties("AWS::SageMaker::ModelPackageGroup", {"ModelPackageGroupName": group_name(env_name)})
+    build.has_output("ModelPackageGroupName", {"Value": group_name(env_name)})
     retained = CONFIG.environments[env_name].retain_data
     build.has_resource("AWS::SageMaker::ModelPackageGroup", {"DeletionPolicy": "Retain" if retained else "Delete"})
 
 
 def test_step_graph(definition: dict[str, Any]) -> None:
-    """No Clarify job (closed to new customers): Evaluate computes the bias report; three gates, then Register."""
-    top = [(s["Name"], s["Type"]) for s in definition["Steps"]]
-    assert top == [
+    """The parameter check first, holding the run; no Clarify job (closed to new customers): Evaluate computes the
+    bias report; three gates, then Register."""
+    (check,) = definition["Steps"]
+    assert (check["Name"], check["Type"]) == ("CheckParameters", "Condition")
+    assert {s["Type"] for s in check["Arguments"]["ElseSteps"]} == {"Condition"}  # one check per parameter
+    run = check["Arguments"]["IfSteps"]
+    assert [(s["Name"], s["Type"]) for s in run] == [
         ("Preprocess", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
         ("QualityGate", "Condition"),
     ]
-    gate = definition["Steps"][3]
+    gate = run[3]
     for name, failed, then in (
         ("QualityGate", "QualityGateFailed", "CostGate"),
         ("CostGate", "CostGateFailed", "BiasGate"),
@@ -113,8 +123,10 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
     assert params["Seed"] == ("Integer", build.hyperparameters.seed)
     for name, value in hyperparameters.items():
         assert params["".join(part.capitalize() for part in name.split("_"))][1] == value, name
+    assert params["TrainingInstanceCount"] == ("Integer", build.training_instance_count)
+    assert params["BiasMitigation"] == ("String", build.bias_mitigation)
     assert {"InputDataUri", "GitCommit", "NumRound", "ProcessingInstanceCount"} <= set(params)
-    assert len(params) == 11 + len(hyperparameters)
+    assert len(params) == 13 + len(hyperparameters)
     # lineage: the stack replaces the sentinel default with its sha256 over the definition, step code and data
     kind, fingerprint = params["ModelBuildFingerprint"]
     assert kind == "String"
@@ -124,7 +136,7 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
 
 
 def test_caching_on_preprocess_and_train_only(definition: dict[str, Any]) -> None:
-    caching = {s["Name"]: s.get("CacheConfig") for s in definition["Steps"]}
+    caching = {name: s.get("CacheConfig") for name, s in all_steps(definition["Steps"]).items() if "Arguments" in s}
     expiry = f"P{CONFIG.model_build.cache_expire_after_days}D"
     assert caching["Preprocess"] == caching["Train"] == {"Enabled": True, "ExpireAfter": expiry}
     assert caching["Evaluate"] is None
@@ -169,7 +181,7 @@ def test_step_code_comes_from_the_code_asset(synthesized_app: SynthesizedApp, en
         table = json.load(member)["hyperparameters"]
     given = {name for name in steps["Train"]["Arguments"]["HyperParameters"] if not name.startswith("sagemaker_")}
     assert [row["name"] for row in table] == list(CONFIG.model_build.hyperparameters.model_dump())
-    assert {row["name"] for row in table} == given
+    assert {row["name"] for row in table} | {"bias_mitigation"} == given  # and the bias mitigation (not a number)
     for name in ("Preprocess", "Evaluate"):
         inputs = {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
         assert inputs["code"]["S3Uri"] == code_uri
@@ -235,7 +247,7 @@ def test_gates_read_the_gate_file_by_name(definition: dict[str, Any]) -> None:
 
 def test_registration(definition: dict[str, Any], env_name: str) -> None:
     register = all_steps(definition["Steps"])["Register"]["Arguments"]
-    assert register["ModelPackageGroupName"] == f"mlops-{env_name}-models"
+    assert register["ModelPackageGroupName"] == group_name(env_name)
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
@@ -260,6 +272,9 @@ def test_registration(definition: dict[str, Any], env_name: str) -> None:
     assert set(register["DriftCheckBaselines"]) == {"Bias", "ModelDataQuality"}
     metadata = register["CustomerMetadataProperties"]
     assert set(metadata) == {
+        "dataset_name",
+        "input_data_uri",
+        "bias_mitigation",
         "dataset_sha256",
         "dataset_rows",
         "decision_threshold",
@@ -267,6 +282,9 @@ def test_registration(definition: dict[str, Any], env_name: str) -> None:
         "model_build_fingerprint",
         "pipeline_execution_arn",
     }
+    assert metadata["dataset_name"] == SPEC.name == "german-credit"  # the spec's name, next to commit and fingerprint
+    assert metadata["input_data_uri"] == {"Get": "Parameters.InputDataUri"}
+    assert metadata["bias_mitigation"] == {"Get": "Parameters.BiasMitigation"}
     assert metadata["decision_threshold"] == {
         "Std:Join": {
             "On": "",
@@ -348,3 +366,39 @@ def test_pipeline_role_passes_only_the_job_role_to_sagemaker(build: Template) ->
 def test_no_sentinel_survives_in_any_template(synthesized_app: SynthesizedApp) -> None:
     for key, template in synthesized_app.templates.items():
         assert "sentinel-" not in json.dumps(template), key
+
+
+def _texts(value: object) -> str:
+    return json.dumps(value)
+
+
+def test_registration_and_cleanup_are_scoped_to_the_models_group(build: Template, env_name: str) -> None:
+    """The pipeline role registers, and the cleanup deletes, only in this model's group (named from config)."""
+    group = group_name(env_name)
+    statements = {s.get("Sid"): s for s in policy_statements(build, "ModelBuildRunPipeline")}
+    register = _texts(statements["RegisterModels"]["Resource"])
+    assert f"model-package-group/{group}" in register
+    assert f"model-package/{group}/*" in register
+    assert "-models" not in register
+    cleanup = {s.get("Sid"): s for s in policy_statements(build, "ModelPackageGroupCleanup")}
+    assert f"model-package/{group}/*" in _texts(cleanup["DeleteGroupPackages"]["Resource"])
+    build.has_resource_properties("Custom::ModelPackageGroupCleanup", {"ModelPackageGroupName": group})
+
+
+def test_scale_out_shards_the_train_channel_and_the_preprocess_input(definition: dict[str, Any]) -> None:
+    """Several training instances each train on their own train files; every other input is replicated; Evaluate
+    needs every test row on one instance."""
+    steps = all_steps(definition["Steps"])
+    train = steps["Train"]["Arguments"]
+    assert train["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainingInstanceCount"}
+    distribution = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"] for c in train["InputDataConfig"]
+    }
+    assert distribution == {"train": "ShardedByS3Key", "validation": "FullyReplicated", "transform": "FullyReplicated"}
+    preprocess = steps["Preprocess"]["Arguments"]
+    assert preprocess["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == {
+        "Get": "Parameters.ProcessingInstanceCount"
+    }
+    inputs = {i["InputName"]: i["S3Input"]["S3DataDistributionType"] for i in preprocess["ProcessingInputs"]}
+    assert inputs == {"code": "FullyReplicated", "data": "ShardedByS3Key"}
+    assert steps["Evaluate"]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 1

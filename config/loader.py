@@ -228,7 +228,12 @@ def _sample_problems(sample_path: object, spec_path: Path, config_path: Path) ->
     Only plain repository-relative strings are checked here; the spec's schema reports any other value."""
     why = f"the default input while model_build.input_data_prefix is not set in {config_path}"
     if sample_path is None:
-        return [f"{spec_path}: sample_path: required key is missing ({why})"]
+        return [
+            f"{config_path}: model_build.input_data_prefix: required, as the dataset spec {spec_path} ships no "
+            "sample (sample_path): set it to the prefix of the data bucket the cloud runs read, e.g. "
+            "'datasets/<name>/' (a local run reads any file: make local-pipeline ARGS=\"--input path\"), or give "
+            "the spec a sample_path inside the repository"
+        ]
     if (
         not isinstance(sample_path, str)
         or not sample_path

@@ -148,10 +148,9 @@ class ModelBuildSettings(StrictModel):
         ge=1,
         le=20,
         description="Training instances (pipeline parameter TrainingInstanceCount). More than one trains one model "
-        "with distributed XGBoost (the hosts combine their histograms over XGBoost's collective). The train channel "
-        "is sharded by S3 key: each instance trains on the train files it receives, so this spreads the work only "
-        "when Preprocess writes the train split in at least as many files; an instance without a file still takes "
-        "part, with no rows.",
+        "with distributed XGBoost (the hosts combine their histograms over XGBoost's collective): Preprocess writes "
+        "the train split in one file per instance (each with the class balance of the whole) and the train channel "
+        "is sharded by S3 key, so each instance trains on its own part.",
     )
     inference_instance_types: list[InferenceInstanceType] = Field(
         default_factory=lambda: ["ml.m5.large"], min_length=1, description="Instance types the model package allows."

@@ -117,7 +117,7 @@ def rows(model: type[BaseModel], prefix: str = "", *, optional: bool = False) ->
 
 def render() -> str:
     header = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    return "\n".join([START, *header, *rows(PlatformConfig), END])
+    return "\n".join([START, *header, *rows(PlatformConfig, optional=True), END])
 
 
 def _paragraph(docstring: str | None) -> str:

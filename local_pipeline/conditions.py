@@ -4,6 +4,7 @@ keeps the compared values and a readable form (the summary prints them: "0.81 >=
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,17 @@ def _equal(left: Json, right: Json) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
+#: An In condition's list is written out up to this many values (the instance-type lists hold hundreds).
+MAX_LISTED_VALUES = 6
+
+
+def _values_text(values: list[Json]) -> str:
+    if len(values) <= MAX_LISTED_VALUES:
+        return as_text(values)
+    shown = ", ".join(json.dumps(value) for value in values[: MAX_LISTED_VALUES - 1])
+    return f"[{shown}, ... ({len(values)} values)]"
+
+
 def evaluate_condition(condition: Json, scope: Scope) -> ConditionOutcome:
     """Evaluate one condition of a ConditionStep (comparisons need numbers on both sides)."""
     kind = condition.get("Type") if isinstance(condition, dict) else None
@@ -52,7 +64,7 @@ def evaluate_condition(condition: Json, scope: Scope) -> ConditionOutcome:
     if kind == "In":
         query, values = resolve(condition.get("QueryValue"), scope), resolve(condition.get("Values", []), scope)
         outcome = any(_equal(query, value) for value in values)
-        return ConditionOutcome(kind, (query, *values), f"{as_text(query)} in {as_text(values)}", outcome)
+        return ConditionOutcome(kind, (query, *values), f"{as_text(query)} in {_values_text(values)}", outcome)
     if kind == "Not":
         inner = evaluate_condition(condition.get("Expression"), scope)
         return ConditionOutcome(kind, inner.values, f"not ({inner.text})", not inner.outcome)

@@ -22,6 +22,10 @@ if TYPE_CHECKING:  # the records call back into this module to render themselves
 GATE_MESSAGE = "message"
 
 
+#: Steps named in the "not executed" line (the parameter check's branches add two per parameter).
+MAX_LISTED_STEPS = 8
+
+
 def step_line(record: StepRecord) -> str:
     first = record.message.splitlines()[0] if record.message else ""
     return f"  {record.name:<22} {record.type:<14} {record.status:<10} {record.seconds:6.1f} s  {first}".rstrip()
@@ -33,7 +37,9 @@ def render(result: RunResult) -> str:
         *(step_line(record) for record in result.steps),
     ]
     if result.not_executed:
-        lines.append(f"  not executed: {', '.join(result.not_executed)}")
+        shown = result.not_executed[:MAX_LISTED_STEPS]
+        more = len(result.not_executed) - len(shown)
+        lines.append(f"  not executed: {', '.join(shown)}" + (f" and {more} more" if more else ""))
     lines += [
         f"Gate {gate.step}: {gate.branch} ({'; '.join(c.text for c in gate.conditions)})" for gate in result.gates
     ]

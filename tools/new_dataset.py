@@ -16,6 +16,7 @@ import argparse
 import codecs
 import csv
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -331,9 +332,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    print(f"wrote {target}: check the lines marked CONFIRM, then set model_build.dataset_spec to it in your config "
-          f"and run: make local-pipeline ARGS=\"--input {args.csv}\"")  # fmt: skip
+    print(next_steps(target, text, args.csv))
     return 0
+
+
+def next_steps(target: Path, text: str, csv_path: str) -> str:
+    """What to do with the written spec: the config keys to set (relative to the shipped config's folder), the run."""
+    config = REPO_ROOT / "config" / "environments.yaml"
+    import yaml
+
+    reference = os.path.relpath(target.resolve(), config.parent)
+    name = yaml.safe_load(text)["name"]
+    lines = [
+        f"wrote {target}: check the lines marked CONFIRM, then in your config ({config.relative_to(REPO_ROOT)}) set",
+        "  model_build:",
+        f"    dataset_spec: {reference}",
+    ]
+    if "\nsample_path:" not in text:
+        lines.append(
+            f"    input_data_prefix: datasets/{name}/   # the cloud runs' data: s3://<data bucket>/datasets/{name}/"
+        )
+    lines.append(f'and run: make local-pipeline ARGS="--input {csv_path}"')
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

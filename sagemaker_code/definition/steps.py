@@ -149,7 +149,11 @@ def preprocess_step(ctx: StepContext) -> ProcessingStep:
         step_args=processor.run(
             inputs=[ctx.code_input(), ctx.s3_input(contract.DATA_INPUT, ctx.parameters.input_uri, sharded=True)],
             outputs=[ctx.s3_output("preprocess", name) for name in contract.PREPROCESS_OUTPUTS],
-            arguments=["--input", data, "--spec", contract.SPEC_PATH, "--output", contract.PROCESSING_OUTPUT],
+            arguments=[
+                *("--input", data, "--spec", contract.SPEC_PATH, "--output", contract.PROCESSING_OUTPUT),
+                # the train split in one file per training instance: the Train step shards its channel by S3 key
+                *("--train-parts", ctx.parameters.training_instance_count.to_string()),
+            ],
         ),
         property_files=[property_file(contract.FINGERPRINT)],
         cache_config=ctx.cache,

@@ -66,21 +66,42 @@ def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
     return None
 
 
-def _load_average() -> float:
-    try:
-        return os.getloadavg()[0]
-    except OSError:  # pragma: no cover - no load average on this platform
+def _cpu_times(stat: Path) -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat's first line (None where there is no /proc/stat)."""
+    text = _read(stat)
+    if not text or not text.startswith("cpu "):
+        return None
+    values = [int(value) for value in text.split()[1:9]]  # user nice system idle iowait irq softirq steal
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def busy_cpus(stat: Path = Path("/proc/stat"), interval: float = 0.25) -> float:
+    """How many CPUs other work keeps busy right now: measured over ``interval`` seconds from /proc/stat (the load
+    average instead where there is none). Not the 1-minute load average: that still counts the pipeline's previous
+    step for a minute after it ended, and would halve the threads of the next one."""
+    first = _cpu_times(stat)
+    if first is None:
+        try:
+            return os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this platform
+            return 0.0
+    time.sleep(interval)
+    second = _cpu_times(stat)
+    if second is None or second[1] <= first[1]:
         return 0.0
+    cpus = os.cpu_count() or 1
+    return cpus * (second[0] - first[0]) / (second[1] - first[1])
 
 
 def available_cpus(
     root: Path = CGROUP_ROOT,
     affinity: Callable[[], int] | None = None,
-    load: Callable[[], float] = _load_average,
+    load: Callable[[], float] = busy_cpus,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    """The CPUs this process may use: its CPU affinity, capped by the cgroup quota (rounded down), by the CPUs the
-    load average leaves idle (rounded) and by ``OMP_NUM_THREADS`` when set; at least 1."""
+    """The CPUs this process may use: its CPU affinity, capped by the cgroup quota (rounded down), by the CPUs that
+    other work leaves idle (``load``: busy CPUs, rounded) and by ``OMP_NUM_THREADS`` when set; at least 1."""
     if affinity is not None:
         count = affinity()
     elif hasattr(os, "sched_getaffinity"):

@@ -14,7 +14,8 @@ row of each class. The transform is fitted on the train split only.
 
 Outputs, one folder per ProcessingOutput, under ``--output``::
 
-    train/train.csv              label (1 = positive) then the features; no header (XGBoost CSV)
+    train/train.csv              label (1 = positive) then the features; no header (XGBoost CSV); with
+                                 --train-parts N > 1: train-00000.csv ... one per training instance
     validation/validation.csv    same
     test/test.csv                same
     test/test_raw.csv            the raw test rows, spec columns (label included), the files' names as header
@@ -48,7 +49,7 @@ if not __package__:  # run as a file (python .../preprocess.py): make `sagemaker
 
 from sagemaker_code.steps import contract
 from sagemaker_code.steps.baseline import baseline_of
-from sagemaker_code.steps.common import input_files, run_step, split_file, write_json
+from sagemaker_code.steps.common import StepError, input_files, run_step, split_file, write_json
 from sagemaker_code.steps.csv_input import DataValidationError
 from sagemaker_code.steps.fitting import build, fit_categorical, fit_numeric
 from sagemaker_code.steps.spec import DatasetSpec, Label, Split, load_spec
@@ -202,15 +203,30 @@ def _class_balance(y: np.ndarray, label: Label) -> dict[str, object]:
     }
 
 
-def preprocess(input_path: Path, spec: DatasetSpec, output: Path) -> dict[str, object]:
-    """Run the whole step; return the report (also written to report/preprocess.json)."""
+def train_parts(rows: np.ndarray, parts: int) -> list[tuple[str, np.ndarray]]:
+    """The train split's files: one ``train.csv``, or ``train-NNNNN.csv`` per part, every ``parts``-th row each (so
+    that each part has the class balance of the whole; the Train step shards the files over its instances)."""
+    if parts < 1:
+        raise StepError(f"--train-parts must be at least 1, got {parts}")
+    if parts == 1:
+        return [(split_file("train"), rows)]
+    return [(f"train-{index:05d}.csv", rows[index::parts]) for index in range(parts)]
+
+
+def preprocess(input_path: Path, spec: DatasetSpec, output: Path, *, parts: int = 1) -> dict[str, object]:
+    """Run the whole step; return the report (also written to report/preprocess.json). ``parts``: files of the
+    train split (the training instance count)."""
     table = read_typed(input_path, spec)
     y = labels(table, spec)
     splits = stratified_split(y, spec.label, spec.split)
     transform = fit_transform(table, spec, splits["train"])
     for name in SPLITS:
-        write_features(output / name / split_file(name), table, transform, y, splits[name])
-        logger.info("%s: %d rows, %d features", name, splits[name].size, len(transform.feature_names))
+        files = train_parts(splits[name], parts) if name == "train" else [(split_file(name), splits[name])]
+        for file_name, rows in files:
+            write_features(output / name / file_name, table, transform, y, rows)
+        logger.info(
+            "%s: %d rows in %d file(s), %d features", name, splits[name].size, len(files), len(transform.feature_names)
+        )
     write_raw(output / contract.TEST_INPUT / TEST_RAW_FILE, table, spec, splits["test"])
     _write_text(output / contract.TRANSFORM_OUTPUT / TRANSFORM_FILE, transform.to_json())
     statistics, constraints = baseline_of(baseline_summaries(table, spec, splits["train"]), splits["train"].size)
@@ -238,12 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, help="input file or folder of files")
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="dataset spec JSON (the code bundle's)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="root of the output folders")
+    parser.add_argument(
+        "--train-parts", type=int, default=1, help="files of the train split, one per training instance (default 1)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_step("preprocess", lambda: preprocess(args.input, load_spec(args.spec), args.output))
+    return run_step(
+        "preprocess", lambda: preprocess(args.input, load_spec(args.spec), args.output, parts=args.train_parts)
+    )
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ defaults and bounds come from the bundle's hyperparameter table (:mod:`sagemaker
 derived at synth from the config schema that defines them. Boosting and the decision threshold (by cost on the
 validation split unless the spec fixes it; the test split is never seen here) are :mod:`sagemaker_code.steps.boosting`.
 
-Data: every ``.csv`` file of the train and validation channels (one ``<split>.csv`` or part files), read as float32
-into XGBoost's quantized matrix (``QuantileDMatrix``: about one byte per cell). Threads: the CPUs this process may
-use (:func:`sagemaker_code.steps.cluster.available_cpus`). Several training instances (``SM_HOSTS``) train one
-model together through XGBoost's collective (:mod:`sagemaker_code.steps.cluster`); the train channel is sharded by
-S3 key, so each host trains on its own files, and the leader writes the model folder.
+Data: every ``.csv`` file of the train and validation channels (one ``<split>.csv`` or part files), read in chunks
+into XGBoost's quantized matrix (``QuantileDMatrix``: about one byte per cell; :mod:`.train_data`). Threads: the CPUs
+this process may use (:func:`sagemaker_code.steps.cluster.available_cpus`). Several training instances (``SM_HOSTS``)
+train one model together through XGBoost's collective (:mod:`sagemaker_code.steps.cluster`); the train channel is
+sharded by S3 key, so each host trains on its own files, and the leader writes the model folder.
 
 Bias mitigation (``--bias_mitigation``, :mod:`sagemaker_code.steps.mitigation`): ``none`` or ``reweighing``. When the
 spec has facets the model of the other setting is trained too, on the same splits, and written to ``comparison/``:
@@ -47,8 +47,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
-import xgboost as xgb
 
 if not __package__:  # run as a file (python .../train.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
@@ -56,7 +54,7 @@ if not __package__:  # run as a file (python .../train.py): make `sagemaker_code
 from sagemaker_code.steps import contract
 from sagemaker_code.steps.boosting import Fitted, fit
 from sagemaker_code.steps.cluster import Cluster, available_cpus, collective
-from sagemaker_code.steps.common import StepError, run_step, split_file, write_json
+from sagemaker_code.steps.common import StepError, run_step, write_json
 from sagemaker_code.steps.hyperparameters import (
     Hyperparameter,
     HyperparameterTableError,
@@ -68,6 +66,7 @@ from sagemaker_code.steps.hyperparameters import (
 from sagemaker_code.steps.inference import MODEL_FILE
 from sagemaker_code.steps.mitigation import cell_counts, facet_groups, reweighing_weights, weight_table
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
+from sagemaker_code.steps.train_data import quantized
 from sagemaker_code.steps.transform import TRANSFORM_FILE, Transform, TransformFileError
 
 logger = logging.getLogger(__name__)
@@ -89,49 +88,6 @@ def load_transform(path: Path) -> Transform:
         return Transform.from_json(path.read_text(encoding="utf-8"), threshold_required=False)
     except TransformFileError as exc:
         raise StepError(f"{path}: {exc}") from None
-
-
-def split_files(folder: Path) -> list[Path]:
-    """A split's files in its channel: ``<split>.csv``, or the part files of a split written in parts (``*.csv``,
-    sorted); a sharded train channel gives each host some of them."""
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.iterdir() if path.is_file() and path.suffix == ".csv")
-
-
-def _read_part(path: Path, name: str, features: int) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) of one XGBoost CSV file (label first, no header), float32 as XGBoost stores them."""
-    try:
-        frame = pd.read_csv(path, header=None, dtype=np.float32, engine="c")
-    except pd.errors.EmptyDataError:
-        raise StepError(f"{path}: {name} data is empty") from None
-    except ValueError as exc:
-        raise StepError(f"{path}: {name} data is not a numeric CSV file: {exc}") from None
-    data = frame.to_numpy(dtype=np.float32, copy=False)
-    if data.shape[1] != features + 1:
-        raise StepError(
-            f"{path} has {data.shape[1] - 1} features, the transform makes {features}: the data and the transform "
-            "come from different preprocess runs"
-        )
-    labels = data[:, 0]
-    if not np.isin(labels, (0.0, 1.0)).all():
-        raise StepError(f"{path}: {name} data: the first column must be the label, 0 or 1")
-    return labels, data[:, 1:]
-
-
-def read_split(folder: Path, name: str, features: int, *, may_be_empty: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) of every file of a split's channel. ``may_be_empty``: a host of a distributed job whose
-    sharded channel got no file trains on no rows (it still takes part in every allreduce)."""
-    files = split_files(folder)
-    if not files:
-        if may_be_empty:
-            logger.warning("%s: no %s files on this host (fewer files than training instances)", folder, name)
-            return np.zeros(0, dtype=np.float32), np.zeros((0, features), dtype=np.float32)
-        raise StepError(f"{name} data not found: {folder / split_file(name)} (nor any other .csv file in {folder})")
-    parts = [_read_part(path, name, features) for path in files]
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate([labels for labels, _ in parts]), np.concatenate([rows for _, rows in parts])
 
 
 def _allreduce(values: np.ndarray, cluster: Cluster) -> np.ndarray:
@@ -197,23 +153,25 @@ def train(
             "the preprocess output and the code bundle come from different pipeline versions"
         )
     names = list(transform.feature_names)
-    labels, features = read_split(train_dir, "train", len(names), may_be_empty=cluster.size > 1)
-    validation_labels, validation_features = read_split(validation_dir, "validation", len(names))
     params = {**xgboost_params(hp), "nthread": threads}
     logger.info("XGBoost threads: %d (CPUs available to this process)", threads)
+    group_parts: list[np.ndarray] = []  # the facet groups of each chunk of the train split, in order
+
+    def keep_groups(features: np.ndarray) -> None:
+        group_parts.append(facet_groups(transform, spec.facets, features))
+
     with collective(cluster):
+        dtrain, labels = quantized(
+            train_dir, "train", names, threads=threads, on_chunk=keep_groups, may_be_empty=cluster.size > 1
+        )
+        dvalidation, validation_labels = quantized(validation_dir, "validation", names, threads=threads, ref=dtrain)
         classes = _allreduce(np.array([np.sum(labels == 0), np.sum(labels == 1)]), cluster)
         if np.count_nonzero(classes) < 2:
             raise StepError(f"{train_dir}: the train split has rows of one class only; training needs both")
         if np.unique(validation_labels).size < 2:
             raise StepError(f"{validation_dir}: the validation split has rows of one class only; training needs both")
-        groups = facet_groups(transform, spec.facets, features)
+        groups = np.concatenate(group_parts)
         counts = _allreduce(cell_counts(labels, groups), cluster)
-        dtrain = xgb.QuantileDMatrix(features, label=labels, feature_names=names, nthread=threads)
-        dvalidation = xgb.QuantileDMatrix(
-            validation_features, label=validation_labels, feature_names=names, ref=dtrain, nthread=threads
-        )
-        del features, validation_features  # the quantized matrices hold what training needs
         models: dict[str, Fitted] = {}
         wanted = contract.BIAS_MITIGATIONS if spec.facets else (mitigation,)
         for name in wanted:  # "none" first: no weights yet

@@ -82,6 +82,18 @@ def test_every_path_argument_of_a_processing_step_defaults_to_what_the_definitio
         assert output["S3Output"]["LocalPath"] == f"{passed['--output']}/{output['OutputName']}"
 
 
+def test_preprocess_writes_one_train_file_per_training_instance(definition: dict[str, Any]) -> None:
+    """The train channel is sharded by S3 key: it spreads over the instances only when there are as many files."""
+    steps = steps_by_name(definition)
+    arguments = steps[contract.PREPROCESS_STEP]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    parts = arguments[arguments.index("--train-parts") + 1]
+    assert parts == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}}
+    training = steps[contract.TRAIN_STEP]["Arguments"]
+    assert training["ResourceConfig"]["InstanceCount"] == {"Get": "Parameters.TrainingInstanceCount"}
+    (train_channel,) = [c for c in training["InputDataConfig"] if c["ChannelName"] == contract.SHARDED_TRAINING_INPUT]
+    assert train_channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+
+
 def test_the_training_step_takes_the_channels_and_hyperparameters_the_definition_gives(
     definition: dict[str, Any], hyperparameter_table_path: Path
 ) -> None:

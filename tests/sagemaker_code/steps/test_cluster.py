@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sagemaker_code.steps.cluster import Cluster, available_cpus, cgroup_cpu_limit
+from sagemaker_code.steps.cluster import Cluster, available_cpus, busy_cpus, cgroup_cpu_limit
 from sagemaker_code.steps.common import StepError
 from sagemaker_code.steps.spec import load_spec
 from sagemaker_code.steps.train import train
@@ -60,6 +60,19 @@ def test_the_cpus_available_are_the_affinity_capped_by_the_quota_and_the_load(tm
     assert cpus(2) == 2  # pinned to two cores
     (tmp_path / "cpu.max").write_text("50000 100000")
     assert cpus(2) == 1  # at least one
+
+
+def test_busy_cpus_are_measured_now_not_averaged_over_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stat = tmp_path / "stat"
+    # 1000 jiffies pass while the sleep lasts: 250 of them busy (user + system), the rest idle or iowait
+    readings = iter(["cpu  100 0 100 700 100 0 0 0 0 0\n", "cpu  300 0 150 1350 200 0 0 0 0 0\n"])
+    stat.write_text(next(readings))
+    monkeypatch.setattr("sagemaker_code.steps.cluster.time.sleep", lambda _: stat.write_text(next(readings)))
+    monkeypatch.setattr("sagemaker_code.steps.cluster.os.cpu_count", lambda: 4)
+    assert busy_cpus(stat) == pytest.approx(4 * 250 / 1000)
+    # no /proc/stat (macOS): the load average
+    monkeypatch.setattr("sagemaker_code.steps.cluster.os.getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert busy_cpus(tmp_path / "missing") == 1.5
 
 
 def test_hosts_from_the_toolkits_variables() -> None:

@@ -13,6 +13,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
 from sagemaker_code.steps.baseline import data_quality_baseline
+from sagemaker_code.steps.common import StepError
 from sagemaker_code.steps.preprocess import (
     DataValidationError,
     main,
@@ -26,6 +27,14 @@ from sagemaker_code.steps.transform import NumericFeature, Transform
 from tests.step_fixtures import SAMPLE, PipelineRun, write_spec_json
 
 LINES = SAMPLE.read_text().splitlines()
+
+
+def sample_train_file(tmp_path: Path, spec: DatasetSpec) -> Path:
+    """The train split of the sample in one file (parts=1)."""
+    preprocess(SAMPLE, spec, tmp_path / "one", parts=1)
+    return tmp_path / "one" / "train" / "train.csv"
+
+
 FEATURES = 61
 
 
@@ -202,6 +211,19 @@ class TestOutputs:
             assert data.shape == (rows, 1 + FEATURES)
             assert set(np.unique(data[:, 0]).tolist()) == {0.0, 1.0}
             assert data[:, 0].mean() == pytest.approx(0.7)  # 1 = positive = good credit, 70 % in the sample
+
+    def test_the_train_split_in_parts_for_several_training_instances(self, spec: DatasetSpec, tmp_path: Path) -> None:
+        preprocess(SAMPLE, spec, tmp_path, parts=3)
+        files = sorted((tmp_path / "train").iterdir())
+        assert [f.name for f in files] == ["train-00000.csv", "train-00001.csv", "train-00002.csv"]
+        parts = [np.loadtxt(f, delimiter=",") for f in files]
+        assert sorted(len(part) for part in parts) == [233, 233, 234]
+        for part in parts:  # every part has about the class balance of the whole
+            assert part[:, 0].mean() == pytest.approx(0.7, abs=0.03)
+        whole = np.loadtxt(sample_train_file(tmp_path, spec), delimiter=",")
+        assert sorted(map(tuple, np.concatenate(parts).tolist())) == sorted(map(tuple, whole.tolist()))
+        with pytest.raises(StepError, match="--train-parts must be at least 1, got 0"):
+            preprocess(SAMPLE, spec, tmp_path / "zero", parts=0)
 
     def test_raw_test_rows_have_the_spec_header(self, sample_run: PipelineRun, spec: DatasetSpec) -> None:
         with (sample_run.data / "test" / "test_raw.csv").open() as file:

@@ -294,8 +294,9 @@ class TestTraining:
         assert "train-auc:" in caplog.text
 
     def test_two_runs_give_identical_models(self, sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
-        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec)
-        train(*folders(sample_run), tmp_path / "b", FAST, spec=spec)
+        # the same threads (training.json records them; by default they follow how busy the machine is right now)
+        train(*folders(sample_run), tmp_path / "a", FAST, spec=spec, threads=2)
+        train(*folders(sample_run), tmp_path / "b", FAST, spec=spec, threads=2)
         for name in ("xgboost-model.json", "training.json", "transform.json"):
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 

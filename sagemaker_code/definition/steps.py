@@ -294,6 +294,7 @@ def register_step(
             customer_metadata_properties={
                 "dataset_name": ctx.settings.dataset_name,
                 "input_data_uri": p.input_uri,
+                "test_data_uri": uri(preprocess, contract.TEST_INPUT, contract.TEST_RAW_FILE),
                 "bias_mitigation": p.bias_mitigation,
                 "dataset_sha256": as_text(json_get(preprocess, contract.FINGERPRINT, contract.FINGERPRINT_SHA256)),
                 "dataset_rows": as_text(json_get(preprocess, contract.FINGERPRINT, contract.FINGERPRINT_ROWS)),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
 
+from sagemaker_code.steps.fitting import text_counts
 from sagemaker_code.steps.transform import INTEGER_RE, NUMBER_RE, category_table, factorized
 
 #: Model Monitor's KLL sketch parameters and its number of histogram buckets.
@@ -92,11 +93,7 @@ def data_quality_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> tupl
     for name in columns:
         codes, uniques = factorized(frame[name])
         texts, _ = category_table(uniques, ())
-        per_code = np.bincount(codes[codes >= 0], minlength=len(uniques)).tolist()
-        counts: dict[str, int] = {}
-        for text, count in zip(texts, per_code, strict=True):
-            if text is not None and count:
-                counts[text] = counts.get(text, 0) + count
+        counts = text_counts(codes, texts)
         summaries.append(summary_of_counts(name, counts, len(frame) - sum(counts.values())))
     return baseline_of(summaries, len(frame))
 

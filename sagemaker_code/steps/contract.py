@@ -106,6 +106,9 @@ COMPARISON_FOLDER = "comparison"
 #: Evaluate: its inputs and outputs.
 MODEL_INPUT = "model"
 TEST_INPUT = "test"
+#: The raw rows of the test split (the files' column names as header) in Preprocess' test output: Evaluate reads the
+#: facets from them, and the registered package names them (``test_data_uri``) for the smoke test of a deployment.
+TEST_RAW_FILE = "test_raw.csv"
 EVALUATION_OUTPUT = "evaluation"
 BIAS_OUTPUT = "bias"
 GATES_OUTPUT = "gates"

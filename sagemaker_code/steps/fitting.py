@@ -26,6 +26,17 @@ from sagemaker_code.steps.transform import (
 )
 
 
+def text_counts(codes: np.ndarray, texts: Sequence[str | None]) -> dict[str, int]:
+    """Rows per text of the codes into ``texts`` (as :func:`category_table` gives them; None: not a value, and -1:
+    a missing value, are not counted); codes whose texts are the same after trimming are counted together."""
+    per_code = np.bincount(codes[codes >= 0], minlength=len(texts)).tolist()
+    counts: dict[str, int] = {}
+    for text, count in zip(texts, per_code, strict=True):
+        if text is not None and count:
+            counts[text] = counts.get(text, 0) + count
+    return counts
+
+
 def fit_numeric(column: Column, values: np.ndarray) -> NumericFeature:
     """The numeric feature of a column from its train values (NaN = missing)."""
     present = values[~np.isnan(values)]
@@ -86,10 +97,6 @@ def fit(frame: pd.DataFrame, spec: DatasetSpec) -> Transform:
         if bad:
             row, code = first_bad(codes, bad)
             raise TransformInputError(f"row {row + 1}, column {column.name!r} (categorical): {bad[code]}")
-        per_text = np.bincount(codes[codes >= 0], minlength=len(uniques)).tolist()
-        counts: dict[str, int] = {}
-        for text, count in zip(texts, per_text, strict=True):
-            if text is not None and count:
-                counts[text] = counts.get(text, 0) + count
+        counts = text_counts(codes, texts)
         columns.append(fit_categorical(column, counts, len(codes) - sum(counts.values())))
     return build(spec, columns)

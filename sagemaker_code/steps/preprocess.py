@@ -65,7 +65,7 @@ DEFAULT_SPEC = Path(contract.SPEC_PATH)
 DEFAULT_OUTPUT = Path(contract.PROCESSING_OUTPUT)
 SPLITS = contract.SPLITS
 #: The raw test rows (evaluate scores them through the transform, as serving does) and the step's own report.
-TEST_RAW_FILE = "test_raw.csv"
+TEST_RAW_FILE = contract.TEST_RAW_FILE
 REPORT_FILE = "preprocess.json"
 #: Bytes hashed at a time for the fingerprint.
 HASH_BLOCK = 1 << 20

@@ -31,6 +31,7 @@ def real_definition() -> dict[str, Any]:
         pipeline_name="t-model-build",
         region="eu-west-1",
         model_package_group_name="t-models",
+        dataset_name="german-credit",
         default_input_uri=Sentinels().sample_data_uri,
         facets=("age", "sex"),
         hyperparameters=Hyperparameters(num_round=50),
@@ -170,6 +171,10 @@ def test_real_pipeline_registers_when_every_gate_passes(
     assert metadata["dataset_rows"] == "1000"
     assert metadata["model_build_fingerprint"] == "sha256-abc"
     assert metadata["git_commit"] == "0123abc-dirty"
+    assert metadata["dataset_name"] == "german-credit"
+    assert metadata["bias_mitigation"] == "none"
+    test_rows = real_s3.get(metadata["test_data_uri"])  # the held-out rows a deployment's smoke test sends
+    assert test_rows.read_text().splitlines()[0].startswith("checking_status,duration_months,")
     assert float(metadata["decision_threshold"]) == result.metrics["decision_threshold"] == gates["decision_threshold"]
     (container,) = package["InferenceSpecification"]["Containers"]
     with tarfile.open(container["ModelDataLocalPath"], "r:gz") as archive:

@@ -193,6 +193,7 @@ def test_every_file_the_definition_registers_is_written_by_its_step(
         contract.ANALYSIS_CONFIG,
         contract.BASELINE_STATISTICS,
         contract.BASELINE_CONSTRAINTS,
+        contract.TEST_RAW_FILE,  # the held-out rows a deployment's smoke test sends (metadata test_data_uri)
     }
     for step, output, file in registered:
         assert (folders[step] / output / file).is_file(), f"{step} writes no {output}/{file}"

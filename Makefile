@@ -34,7 +34,7 @@ unexport PYTHONDONTWRITEBYTECODE
 MYPY_CACHE_DIR ?= $(HOME)/.cache/mlops-platform/mypy
 export MYPY_CACHE_DIR
 
-.PHONY: help setup synth test lint bench clean local-pipeline lock
+.PHONY: help setup synth test lint bench clean local-pipeline local-endpoint new-dataset lock
 
 # `make local-pipeline` options: the assembly, the stage whose pipeline runs, the local workspace, extra arguments
 # (e.g. ARGS="--param AucThreshold=0.9" or ARGS="--input path/to/data.csv").
@@ -54,6 +54,7 @@ help:
 	@echo "make test    set up and run ruff, mypy and pytest"
 	@echo "make local-pipeline  run the dev SageMaker pipeline definition locally (STAGE, ARGS); synthesizes first"
 	@echo "             only when the app's inputs changed since cdk.out was written"
+	@echo "make local-endpoint  serve the newest locally registered model on 127.0.0.1:8080 (ARGS=\"--version N --port P\")"
 	@echo "make new-dataset CSV=path NAME=x  infer config/datasets/x.yaml from a CSV file (FORCE=1 overwrites)"
 	@echo "make bench   benchmarks (figures go into README.md)"
 	@echo "make lock    re-resolve the requirements*.txt lock files from requirements*.in"
@@ -119,6 +120,11 @@ test: setup
 local-pipeline: setup
 	$(OFFLINE) $(PY) -m tools.synth --if-changed --exclude $(WORKSPACE) --outdir $(CDK_OUT)
 	$(OFFLINE) $(PY) -m local_pipeline --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
+
+# Serve a version of the local model registry (WORKSPACE/registry, written by local-pipeline) on 127.0.0.1 with
+# SageMaker's container contract and the package's own inference handlers (local_endpoint/); Ctrl-C stops it.
+local-endpoint: setup
+	$(PY) -m local_endpoint --workspace $(WORKSPACE) $(ARGS)
 
 # Infer a dataset spec from a CSV file (tools/new_dataset.py): config/datasets/$(NAME).yaml, kept unless FORCE=1.
 new-dataset: $(PY_STAMP)

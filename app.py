@@ -91,6 +91,7 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
             definition=builds.get(settings[name].pipeline_name),
             account=accounts[name],
             delivery_account=delivery_account,
+            accounts=accounts,
         )
         for name in config.environments
     }

@@ -17,6 +17,7 @@ from config.base import ACCOUNT_RE, AccountId, Region, StrictModel, partition_of
 from config.delivery import DeliverySettings
 from config.model_build import ModelBuildSettings
 from config.naming import DELIVERY_STAGE, MAX_BUCKET_NAME, longest_bucket_name, stack_name
+from config.serving import InstanceEndpoint, ServingSettings
 
 __all__ = ["ACCOUNT_RE", "PlatformConfig", "StrictModel"]
 
@@ -110,6 +111,11 @@ class EnvironmentSettings(StrictModel):
         "commit, when the commit changed the model-build inputs (pipeline definition, step code, dataset spec, "
         "sample data; decided by content hash). Needs the environment in delivery.stages.",
     )
+    serving: ServingSettings | None = Field(
+        default=None,
+        description="An endpoint serving the models approved in the registry environment, deployed by that "
+        "environment's deploy flow. Omitted: this environment serves nothing.",
+    )
 
 
 class PlatformConfig(StrictModel):
@@ -159,6 +165,7 @@ class PlatformConfig(StrictModel):
                 )
         problems.extend(self._delivery_problems())
         problems.extend(self._partition_problems())
+        problems.extend(self._serving_problems())
         if problems:  # one error per problem (each message starts with its key path), not one joined message
             raise ValidationError.from_exception_data(
                 type(self).__name__,
@@ -250,6 +257,65 @@ class PlatformConfig(StrictModel):
                     f"are in {expected!r}"
                 ]
         return []
+
+    def _serving_problems(self) -> list[str]:
+        """What no deployment could do: deploy from an unknown registry, from a registry that itself deploys another
+        environment's models, across regions, or on an instance type the registered packages do not declare; and
+        a data-keeping environment serving from a throw-away registry (its models would vanish with it)."""
+        known = list(self.environments)
+        problems = []
+        for name, env in self.environments.items():
+            if env.serving is None:
+                continue
+            key = f"environments.{name}.serving"
+            registry = self.registry_of(name)
+            if registry not in self.environments:
+                problems.append(f"{key}.registry: unknown environment {registry!r} (known: {', '.join(known)})")
+                continue
+            source = self.environments[registry]
+            if registry != name:
+                if source.serving is not None and self.registry_of(registry) != registry:
+                    problems.append(
+                        f"{key}.registry: {registry!r} deploys the models of {self.registry_of(registry)!r} itself "
+                        f"(environments.{registry}.serving.registry); an environment is either a registry (its "
+                        f"endpoint serves its own models) or deploys another's: name {self.registry_of(registry)!r}"
+                    )
+                if env.retain_data and not source.retain_data:
+                    problems.append(
+                        f"{key}.registry: {name!r} keeps its data (retain_data: true) but serves models of "
+                        f"{registry!r}, which does not: deleting {registry!r}'s stacks deletes the model packages "
+                        f"and model data {name!r}'s endpoint needs to scale out or replace an instance. Set "
+                        f"environments.{registry}.retain_data: true, or serve from a registry that keeps its data"
+                    )
+                if source.region != env.region:
+                    problems.append(
+                        f"{key}.registry: {registry!r} is in {source.region}, {name!r} in {env.region}; SageMaker "
+                        "creates a model only from a model package of its own region: use a registry environment of "
+                        f"region {env.region}"
+                    )
+            endpoint = env.serving.endpoint
+            allowed = self.model_build.inference_instance_types
+            if isinstance(endpoint, InstanceEndpoint) and endpoint.instance_type not in allowed:
+                problems.append(
+                    f"{key}.endpoint.instance_type: {endpoint.instance_type!r} is not among the instance types the "
+                    f"registered model packages support (model_build.inference_instance_types: {allowed}); add it "
+                    "there or choose one of them"
+                )
+        return problems
+
+    def registry_of(self, env_name: str) -> str:
+        """The environment whose model package group ``env_name`` deploys from (itself unless its serving names
+        another)."""
+        serving = self.environments[env_name].serving
+        return serving.registry if serving is not None and serving.registry is not None else env_name
+
+    def served_from(self, registry: str) -> list[str]:
+        """The environments that deploy ``registry``'s models, in config order: the deploy flow's rollout order."""
+        return [
+            name
+            for name, env in self.environments.items()
+            if env.serving is not None and self.registry_of(name) == registry
+        ]
 
     @property
     def partition(self) -> str:

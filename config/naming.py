@@ -119,3 +119,55 @@ def starter_role_name(project: str, env_name: str) -> str:
 def delivery_log_group_prefix(project: str) -> str:
     """Every log group of the delivery stack is named under this prefix (its key admits CloudWatch Logs for it)."""
     return f"/{project}/delivery/"
+
+
+# ---- serving and the deploy flow (issue 10; see the README's "Serving" section) ----------------------------------
+#: The serving stack's component name: stack ``<project>-<env>-serving``.
+SERVING_COMPONENT = "serving"
+#: The deploy flow's component name: stack ``<project>-<env>-model-deploy`` in a registry environment.
+MODEL_DEPLOY_COMPONENT = "model-deploy"
+#: The serving stack's CloudFormation parameter that resolves the live model package ARN from SSM at every deploy.
+LIVE_MODEL_CFN_PARAMETER = "LiveModelPackage"
+#: The live-model parameter's value while no model was ever deployed (the serving stack then has no endpoint).
+NO_LIVE_MODEL = "none"
+
+
+def live_model_parameter_name(project: str, env_name: str) -> str:
+    """The SSM parameter holding the ARN of the model package version live in ``env_name`` (or ``none``): created by
+    the storage stack, read by the serving stack at every deploy, written by the deploy flow."""
+    return f"/{project}/{env_name}/serving/live-model-package"
+
+
+def endpoint_name(project: str, env_name: str) -> str:
+    return f"{environment_prefix(project, env_name)}-endpoint"
+
+
+def model_host_role_name(project: str, env_name: str) -> str:
+    """The role SageMaker assumes to host the environment's model (pull the image, read the model data)."""
+    return f"{environment_prefix(project, env_name)}-model-host"
+
+
+def model_deployer_role_name(project: str, env_name: str) -> str:
+    """The role in a serving environment's account that the registry environment's deploy flow assumes."""
+    return f"{environment_prefix(project, env_name)}-model-deployer"
+
+
+def model_deploy_state_machine_name(project: str, env_name: str) -> str:
+    """The deploy flow (Step Functions) of a registry environment."""
+    return f"{environment_prefix(project, env_name)}-model-deploy"
+
+
+def serving_update_role_name(project: str, env_name: str) -> str:
+    """The role the deploy flow passes to ``UpdateStack`` of the serving stack (``RoleARN``)."""
+    return f"{environment_prefix(project, env_name)}-serving-update"
+
+
+def model_deploy_role_name(project: str, registry_env: str, function: str) -> str:
+    """``<state machine name>-<function>``: a deploy-flow Lambda's role. The serving environments' deployer roles
+    trust exactly the pattern :func:`model_deploy_role_pattern` of these names."""
+    return f"{model_deploy_state_machine_name(project, registry_env)}-{function}"
+
+
+def model_deploy_role_pattern(project: str, registry_env: str) -> str:
+    """The role-name pattern (``*`` for the function) of every deploy-flow Lambda role of a registry environment."""
+    return model_deploy_role_name(project, registry_env, "*")

@@ -101,11 +101,35 @@ def _default(field: FieldInfo) -> str:
     return "(see below)" if isinstance(value, BaseModel) else f"`{json.dumps(value)}`"
 
 
+def _variants(annotation: object) -> list[tuple[str, type[BaseModel]]]:
+    """The models of a union discriminated by ``type`` (``A | B``, possibly Annotated), with their ``type`` value."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return []
+    found = []
+    for member in typing.get_args(annotation):
+        if not (isinstance(member, type) and issubclass(member, BaseModel)) or "type" not in member.model_fields:
+            return []
+        (value,) = typing.get_args(member.model_fields["type"].annotation)
+        found.append((str(value), member))
+    return found
+
+
 def rows(model: type[BaseModel], prefix: str = "", *, optional: bool = False) -> list[str]:
-    """One table row per field, nested models' fields after their own (``optional``: also those of ``X | None``)."""
+    """One table row per field, nested models' fields after their own (``optional``: also those of ``X | None``;
+    a union discriminated by ``type``: each variant's fields, as ``key{type=value}.field``)."""
     lines: list[str] = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
+        variants = _variants(field.annotation)
+        if variants:
+            kinds = ", ".join(f"`{value}`" for value, _ in variants)
+            description = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{path}` | mapping with `type` {kinds} | {_default(field)} | {description} |")
+            for value, variant in variants:
+                lines.extend(rows(variant, f"{path}{{type={value}}}.", optional=optional))
+            continue
         nested = _nested_model(field.annotation, optional)
         doc = (nested[0].__doc__ if nested else None) or ""
         description = (field.description or doc.strip().splitlines()[0]).replace("|", "\\|")

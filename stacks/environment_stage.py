@@ -6,6 +6,9 @@ environment.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -14,10 +17,20 @@ from constructs import Construct
 from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
-from config.naming import starter_role_name, train_role_name
+from config.naming import (
+    MODEL_DEPLOY_COMPONENT,
+    SERVING_COMPONENT,
+    model_package_group_name,
+    starter_role_name,
+    train_role_name,
+)
 from sagemaker_code.definition.settings import PipelineSettings
 from stacks.model_build.stack import ModelBuildStack
 from stacks.model_build.starter_role import StarterTrust
+from stacks.model_deploy.stack import ModelDeployStack
+from stacks.model_deploy.targets import serving_targets
+from stacks.serving.registry import RegistrySource
+from stacks.serving.stack import ServingStack, served_images
 from stacks.storage.stack import StorageStack
 
 
@@ -35,8 +48,12 @@ class EnvironmentStage(cdk.Stage):
         definition: str,
         account: str,
         delivery_account: str | None = None,
+        accounts: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``accounts``: every environment's account (as the loader resolved them), for a registry environment in
+        another account; omitted, an environment without an account in config is in the account of the environments
+        without one (``CDK_DEFAULT_ACCOUNT``)."""
         settings = config.environments[env_name]
         super().__init__(scope, env_name, env=cdk.Environment(account=account, region=settings.region), **kwargs)
         self.env_name = env_name
@@ -55,6 +72,7 @@ class EnvironmentStage(cdk.Stage):
             env_name=env_name,
             settings=settings.storage,
             retain_data=settings.retain_data,
+            serving=settings.serving is not None,
             **common,
         )
 
@@ -80,5 +98,68 @@ class EnvironmentStage(cdk.Stage):
             **common,
         )
 
+        self.serving: ServingStack | None = None
+        if settings.serving is not None:
+            registry = config.registry_of(env_name)
+            self.serving = ServingStack(
+                self,
+                SERVING_COMPONENT,
+                stack_name=config.stack_name(env_name, SERVING_COMPONENT),
+                description=f"{prefix} {env_name}: SageMaker endpoint of the live model version (from {registry})",
+                project=prefix,
+                env_name=env_name,
+                settings=settings.serving,
+                registry=RegistrySource(
+                    project=prefix,
+                    env_name=registry,
+                    account=_account_of(config, registry, env_name, account, accounts),
+                    region=config.environments[registry].region,
+                    model_package_group_name=model_package_group_name(
+                        prefix, registry, build.model_name_for(dataset_spec.name)
+                    ),
+                ),
+                storage=self.storage,
+                model_images=served_images(json.loads(definition)),
+                **common,
+            )
+
+        served = serving_targets(config, env_name, lambda name: _account_of(config, name, env_name, account, accounts))
+        self.model_deploy: ModelDeployStack | None = None
+        if served:  # this environment is the registry of at least one serving environment
+            self.model_deploy = ModelDeployStack(
+                self,
+                MODEL_DEPLOY_COMPONENT,
+                stack_name=config.stack_name(env_name, MODEL_DEPLOY_COMPONENT),
+                description=f"{prefix} {env_name}: deploy flow of {env_name}'s approved model versions "
+                f"({', '.join(target.name for target in served)})",
+                project=prefix,
+                env_name=env_name,
+                model_package_group_name=model_package_group_name(
+                    prefix, env_name, build.model_name_for(dataset_spec.name)
+                ),
+                serving=served,
+                storage=self.storage,
+                notification_emails=config.delivery.notification_emails if config.delivery else [],
+                **common,
+            )
+
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
+
+
+def _account_of(
+    config: PlatformConfig, env_name: str, this_env: str, this_account: str, accounts: Mapping[str, str] | None
+) -> str:
+    """The account ``env_name`` deploys to: ``accounts`` when given, else config, else (no account in config) that of
+    the environments without one, i.e. this one's when it has none either, else ``CDK_DEFAULT_ACCOUNT``."""
+    if accounts is not None:
+        return accounts[env_name]
+    configured = config.environments[env_name].account
+    if configured is not None:
+        return configured
+    if config.environments[this_env].account is None:
+        return this_account
+    default = os.environ.get("CDK_DEFAULT_ACCOUNT")
+    if default is None:
+        raise ValueError(f"the account of {env_name!r} is not in config and CDK_DEFAULT_ACCOUNT is not set")
+    return default

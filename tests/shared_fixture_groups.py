@@ -30,6 +30,8 @@ SHARED_FIXTURE_GROUPS = {
     "cross_account_app": "synth",
     "other_partition_app": "synth",
     "app_stacks": "synth",
+    "serving_variant": "synth",
+    "storage_without_serving": "synth",
     "sample_run": "sample-run",
 }
 #: Key of the groups file in each worker's ``workerinput``.

@@ -16,12 +16,10 @@ from aws_cdk import aws_s3 as s3
 from app import build_app, cdk_json_context
 from config.loader import DEFAULT_CONFIG_PATH, load_config
 from stacks import environment_stage
+from tests.app_components import components
 from tests.conftest import REPO_ROOT, SynthesizedApp
 
 CONFIG = load_config(DEFAULT_CONFIG_PATH)
-
-
-ENV_STACKS = ("storage", "model-build")
 
 
 def expected_tags(stage: str) -> dict[str, str]:
@@ -42,11 +40,11 @@ def test_one_stage_per_environment_with_env_from_config(synthesized_app: Synthes
 
 def test_stack_names_carry_prefix_and_environment(synthesized_app: SynthesizedApp) -> None:
     names = {key: artifact.stack_name for key, artifact in synthesized_app.stack_artifacts.items()}
-    expected = {(env, c): f"mlops-{env}-{c}" for env in CONFIG.environments for c in ENV_STACKS}
+    expected = {(env, c): f"mlops-{env}-{c}" for env in CONFIG.environments for c in components(CONFIG, env)}
     assert names == {**expected, ("delivery", "delivery"): "mlops-delivery"}
     # `cdk deploy 'dev/*'` selects a stage's stacks by their hierarchical id
     assert {a.hierarchical_id for a in synthesized_app.stack_artifacts.values()} == {
-        *(f"{env}/{c}" for env in CONFIG.environments for c in ENV_STACKS),
+        *(f"{env}/{c}" for env in CONFIG.environments for c in components(CONFIG, env)),
         "delivery/delivery",
     }
 

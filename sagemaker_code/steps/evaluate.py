@@ -38,6 +38,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
@@ -51,7 +52,15 @@ from sagemaker_code.steps.common import StepError, read_xgboost_csv, run_step, s
 from sagemaker_code.steps.cost import ConstantCosts
 from sagemaker_code.steps.gates import GatedScores, GateThresholds, gate_report
 from sagemaker_code.steps.inference import ServingModel
-from sagemaker_code.steps.metrics import Confusion, Interval, bootstrap_samples, percentile_interval, roc_auc, roc_curve
+from sagemaker_code.steps.metrics import (
+    Confusion,
+    Interval,
+    RankedScores,
+    bootstrap_samples,
+    percentile_interval,
+    roc_auc,
+    roc_curve,
+)
 from sagemaker_code.steps.metrics import standard_deviation as std
 from sagemaker_code.steps.mitigation import ModelSummary, summary
 from sagemaker_code.steps.preprocess import TEST_RAW_FILE, read_table
@@ -130,11 +139,17 @@ def score_test_split(model: ServingModel, test_dir: Path, spec: DatasetSpec) -> 
 
 
 def classification_metrics(
-    y: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, spec: DatasetSpec
+    y: np.ndarray,
+    probabilities: np.ndarray,
+    predicted: np.ndarray,
+    spec: DatasetSpec,
+    auc: float | Literal["compute"] | None = "compute",
 ) -> dict[str, float | None]:
+    """The gated and reported metrics; ``auc`` when the caller has it already (a bootstrap resample's, from
+    :class:`RankedScores`)."""
     confusion = Confusion.of(y, predicted)
     return {
-        "auc": roc_auc(y, probabilities),
+        "auc": roc_auc(y, probabilities) if auc == "compute" else auc,
         "accuracy": confusion.accuracy(),
         "precision": confusion.precision(),
         "recall": confusion.recall(),
@@ -152,8 +167,11 @@ def bootstrap(
     y, probabilities, predicted = scores.y, scores.probabilities, scores.predicted
     groups = [(facet.name, membership.astype(bool)) for facet, membership in facets]
 
+    ranked = RankedScores.of(y, probabilities)
+
     def compute(rows: np.ndarray) -> dict[str, float | None]:
-        values = classification_metrics(y[rows], probabilities[rows], predicted[rows], spec)
+        auc = ranked.auc(np.bincount(rows, minlength=y.size))
+        values = classification_metrics(y[rows], probabilities[rows], predicted[rows], spec, auc=auc)
         for name, member in groups:
             resampled = bias.Groups(disadvantaged=member[rows], label=y[rows] == 1, predicted=predicted[rows] == 1)
             values[f"disparate_impact.{name}"] = bias.disparate_impact(resampled)

@@ -89,6 +89,39 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
 
 
+@dataclass(frozen=True)
+class RankedScores:
+    """Scores sorted once, with their tie groups, so that the AUC of any bootstrap resample takes linear time.
+
+    A resample is given as row counts (how often it holds each row, ``np.bincount`` of its indices); its AUC is the
+    Mann-Whitney statistic with half credit for ties, exactly what :func:`roc_auc` gives on the resampled rows,
+    without sorting them again (1,000 resamples of 1.6 million test rows: seconds instead of many minutes)."""
+
+    order: np.ndarray  # row indices by ascending score
+    group: np.ndarray  # the tie group of each sorted position
+    groups: int
+    positive: np.ndarray  # whether each sorted position is a positive row
+
+    @classmethod
+    def of(cls, y_true: np.ndarray, scores: np.ndarray) -> RankedScores:
+        order = np.argsort(np.asarray(scores, dtype=np.float64), kind="mergesort")
+        ordered = np.asarray(scores, dtype=np.float64)[order]
+        starts = np.concatenate(([True], ordered[1:] != ordered[:-1])) if ordered.size else np.zeros(0, dtype=bool)
+        group = np.cumsum(starts) - 1
+        return cls(order, group, int(starts.sum()), np.asarray(y_true)[order] == 1)
+
+    def auc(self, counts: np.ndarray) -> float | None:
+        """The AUC of the resample holding row ``i`` ``counts[i]`` times; None unless it has both classes."""
+        weights = np.asarray(counts, dtype=np.float64)[self.order]
+        positives = np.bincount(self.group, weights=weights * self.positive, minlength=self.groups)
+        negatives = np.bincount(self.group, weights=weights * ~self.positive, minlength=self.groups)
+        total_positive, total_negative = float(positives.sum()), float(negatives.sum())
+        if total_positive == 0 or total_negative == 0:
+            return None
+        below = np.cumsum(negatives) - negatives  # negatives with a lower score than each tie group
+        return float((positives * (below + 0.5 * negatives)).sum() / (total_positive * total_negative))
+
+
 def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> dict[str, list[float]]:
     """False and true positive rates at every distinct score used as the threshold (score >= threshold)."""
     actual = np.asarray(y_true) == 1

@@ -10,7 +10,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.model import StorageSettings
-from config.naming import BUCKET_PURPOSES, bucket_name, data_key_alias, environment_prefix
+from config.naming import BUCKET_PURPOSES, bucket_name, data_key_alias, environment_prefix, live_model_parameter_name
+from stacks.storage.live_model_parameter import LiveModelParameter
 from stacks.storage.secure_bucket import SecureBucket
 
 
@@ -32,8 +33,11 @@ class StorageStack(cdk.Stack):
         env_name: str,
         settings: StorageSettings,
         retain_data: bool,
+        serving: bool = False,
         **kwargs: Any,
     ) -> None:
+        """``serving``: the environment has an endpoint; this stack then creates its live-model parameter (here, so
+        that it exists before the serving stack resolves it; see :mod:`stacks.storage.live_model_parameter`)."""
         super().__init__(scope, construct_id, **kwargs)
         self.bucket_names = {
             purpose: bucket_name(project, env_name, purpose, self.account, self.region) for purpose in BUCKET_PURPOSES
@@ -88,6 +92,15 @@ class StorageStack(cdk.Stack):
         ):
             cdk.CfnOutput(self, name, value=bucket.bucket_name)
         cdk.CfnOutput(self, "DataKeyArn", value=self.data_key.key_arn)
+
+        #: The live-model parameter of a serving environment (None when the environment serves nothing).
+        self.live_model_parameter = (
+            LiveModelParameter(
+                self, "LiveModel", parameter_name=live_model_parameter_name(project, env_name), retain=retain_data
+            )
+            if serving
+            else None
+        )
 
     def reference_bucket(self, scope: Construct, purpose: str) -> s3.IBucket:
         """This environment's ``purpose`` bucket, for use in another stack: by name, with its encryption key."""

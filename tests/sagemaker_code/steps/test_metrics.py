@@ -8,6 +8,7 @@ import pytest
 from sagemaker_code.steps.metrics import (
     MIN_DEFINED_RESAMPLES,
     Confusion,
+    RankedScores,
     average_ranks,
     bootstrap_samples,
     bootstrap_std,
@@ -124,3 +125,16 @@ def test_bootstrap_interval_of_a_mean_is_near_the_normal_approximation() -> None
     half_width = 1.96 * np.sqrt(0.3 * 0.7 / 400)
     assert interval.lower == pytest.approx(0.3 - half_width, abs=0.01)
     assert interval.upper == pytest.approx(0.3 + half_width, abs=0.01)
+
+
+def test_the_auc_of_a_resample_from_row_counts_is_the_auc_of_its_rows() -> None:
+    """RankedScores (linear time per resample) gives what roc_auc gives on the resampled rows, ties included."""
+    generator = np.random.default_rng(3)
+    y = generator.integers(0, 2, size=400)
+    scores = np.round(generator.random(400) * 0.5 + 0.3 * y, 2)  # rounded: many ties, across the classes too
+    ranked = RankedScores.of(y, scores)
+    assert ranked.auc(np.ones(400, dtype=np.int64)) == pytest.approx(roc_auc(y, scores))
+    for _ in range(20):
+        rows = generator.integers(0, 400, size=400)
+        assert ranked.auc(np.bincount(rows, minlength=400)) == pytest.approx(roc_auc(y[rows], scores[rows]))
+    assert ranked.auc(np.bincount(np.flatnonzero(y == 1), minlength=400)) is None  # one class only

@@ -19,6 +19,7 @@ from app import build_app, cdk_json_context, npm_pin
 from config.loader import DEFAULT_CONFIG_PATH, REPO_ROOT, load_config
 from config.naming import FINGERPRINT_OUTPUT, WAIT_SECONDS_OUTPUT
 from stacks.delivery.build_environment import NODE_END_OF_LIFE, RUNTIME_VERSIONS
+from tests.app_components import components
 from tests.conftest import SynthesizedApp
 from tests.event_patterns import concrete, event, matches
 
@@ -85,7 +86,7 @@ def test_infrastructure_pipeline_deploys_the_environment_stacks(delivery: Templa
         deployed = {
             a["Configuration"]["StackName"] for a in stages[env]["Actions"] if a["ActionTypeId"]["Category"] == "Deploy"
         }
-        assert deployed == {f"mlops-{env}-storage", f"mlops-{env}-model-build"}
+        assert deployed == {f"mlops-{env}-{component}" for component in components(CONFIG, env)}
 
 
 def buildspec(template: Template, fragment: str) -> dict[str, Any]:

@@ -274,6 +274,7 @@ def test_registration(definition: dict[str, Any], env_name: str) -> None:
     assert set(metadata) == {
         "dataset_name",
         "input_data_uri",
+        "test_data_uri",
         "bias_mitigation",
         "dataset_sha256",
         "dataset_rows",

@@ -171,11 +171,11 @@ def test_retention_follows_config(storage: Template, env_name: str) -> None:
     storage.resource_count_is("Custom::S3AutoDeleteObjects", 0 if retain else 4)
 
 
-def test_dev_and_prod_differ_in_retention_as_configured(synthesized_app: SynthesizedApp) -> None:
-    assert CONFIG.environments["dev"].retain_data is False
+def test_staging_and_prod_differ_in_retention_as_configured(synthesized_app: SynthesizedApp) -> None:
+    assert CONFIG.environments["staging"].retain_data is False
     assert CONFIG.environments["prod"].retain_data is True
     synthesized_app.template("prod", "storage").all_resources("AWS::S3::Bucket", {"DeletionPolicy": "Retain"})
-    synthesized_app.template("dev", "storage").all_resources("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
+    synthesized_app.template("staging", "storage").all_resources("AWS::S3::Bucket", {"DeletionPolicy": "Delete"})
 
 
 def test_buckets_and_key_are_exposed_as_typed_attributes(synthesized_app: SynthesizedApp) -> None:

@@ -34,7 +34,7 @@ unexport PYTHONDONTWRITEBYTECODE
 MYPY_CACHE_DIR ?= $(HOME)/.cache/mlops-platform/mypy
 export MYPY_CACHE_DIR
 
-.PHONY: help setup synth test lint bench clean local-pipeline local-endpoint new-dataset lock
+.PHONY: help setup synth test lint bench clean local-pipeline local-endpoint new-dataset lock cost
 
 # `make local-pipeline` options: the assembly, the stage whose pipeline runs, the local workspace, extra arguments
 # (e.g. ARGS="--param AucThreshold=0.9" or ARGS="--input path/to/data.csv").
@@ -56,6 +56,7 @@ help:
 	@echo "             only when the app's inputs changed since cdk.out was written"
 	@echo "make local-endpoint  serve the newest locally registered model on 127.0.0.1:8080 (ARGS=\"--version N --port P\")"
 	@echo "make new-dataset CSV=path NAME=x  infer config/datasets/x.yaml from a CSV file (FORCE=1 overwrites)"
+	@echo "make cost   idle monthly cost of each environment's endpoint (prices: tools/prices.json; ARGS=\"-c config=x.yaml\")"
 	@echo "make bench   benchmarks (figures go into README.md)"
 	@echo "make lock    re-resolve the requirements*.txt lock files from requirements*.in"
 	@echo "make clean   remove cdk.out and caches (keeps .venv, node_modules and the local runs in .local-pipeline)"
@@ -129,6 +130,11 @@ local-endpoint: setup
 # Infer a dataset spec from a CSV file (tools/new_dataset.py): config/datasets/$(NAME).yaml, kept unless FORCE=1.
 new-dataset: $(PY_STAMP)
 	$(PY) -m tools.new_dataset "$(CSV)" --name "$(NAME)" $(if $(FORCE),--force)
+
+# Idle monthly cost of each environment's endpoint (tools/cost.py): from the config and the dated price table
+# tools/prices.json; a price the table lacks fails naming it. Another config: make cost ARGS="-c config=path.yaml".
+cost: $(PY_STAMP)
+	$(PY) -m tools.cost $(ARGS)
 
 # Set-up and test wall from a fresh clone of the committed work (bench/clean_clone.py), the synth ratio, the local run.
 bench: setup

@@ -86,16 +86,19 @@ def split_file(split: str) -> str:
 
 
 def read_xgboost_csv(path: Path, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, features) of an XGBoost CSV file written by the preprocess step: label first, no header."""
+    """(labels, features) of an XGBoost CSV file written by the preprocess step: label first, no header. float32,
+    as XGBoost scores them (half the memory of float64, and the C parser instead of a Python loop)."""
+    import pandas as pd  # type: ignore[import-untyped]  # no pandas-stubs in the toolchain
+
     if not path.is_file():
         raise StepError(f"{what} not found: {path}")
-    if not path.read_bytes().strip():
-        raise StepError(f"{path}: {what} is empty")
     try:
-        data = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        data = pd.read_csv(path, header=None, dtype=np.float32, engine="c").to_numpy(dtype=np.float32)
+    except pd.errors.EmptyDataError:
+        raise StepError(f"{path}: {what} is empty") from None
     except ValueError as exc:
         raise StepError(f"{path}: {what} is not a numeric CSV file: {exc}") from None
-    labels = data[:, 0]
+    labels = data[:, 0].copy()  # an array of its own: a view would keep the whole matrix's column order alive
     if not np.isin(labels, (0.0, 1.0)).all():
         raise StepError(f"{path}: {what}: the first column must be the label, 0 or 1")
     return labels, data[:, 1:]

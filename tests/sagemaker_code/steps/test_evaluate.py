@@ -119,15 +119,21 @@ def test_reproducible(sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path
         assert (tmp_path / name).read_bytes() == (sample_run.evaluation / name).read_bytes(), name
 
 
-def test_training_serving_skew_stops_the_step(sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:
+@pytest.mark.parametrize("every", [1, 150], ids=["every-row", "the-last-row-only"])
+def test_training_serving_skew_stops_the_step(
+    sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    """Any skewed row is found, also past the first slice of the check (7 rows a slice here)."""
+    monkeypatch.setattr("sagemaker_code.steps.evaluate.SKEW_CHECK_ROWS", 7)
     test = tmp_path / "test"
     test.mkdir()
     (test / "test.csv").write_bytes((sample_run.data / "test" / "test.csv").read_bytes())
     with (sample_run.data / "test" / "test_raw.csv").open() as file:
         rows = list(csv.reader(file))
-    duration = rows[0].index("duration_months")
-    for row in rows[1:]:
-        row[duration] = "72"  # not what test.csv was made from
+    duration, amount = rows[0].index("duration_months"), rows[0].index("credit_amount")
+    for index, row in enumerate(rows[1:], start=1):
+        if index % every == 0:  # not what test.csv was made from
+            row[duration], row[amount] = "72", "18424"
     with (test / "test_raw.csv").open("w", newline="") as file:
         csv.writer(file, lineterminator="\n").writerows(rows)
     with pytest.raises(StepError, match=r"training/serving skew: the raw test rows scored through transform\.json"):

@@ -21,6 +21,10 @@ from tools.offline import make_offline
 #: Every test runs offline and hermetic (tools/offline.py): no credentials, no metadata service, no MLOPS_CONFIG, a
 #: fixed fallback account and region.
 make_offline(os.environ, hermetic=True)
+# One XGBoost thread per test process: pytest runs a worker per CPU, and two workers training with a thread per CPU
+# each oversubscribe the machine; OpenMP's spinning threads then slowed a 1-second fixture to 75 s. The Train step
+# reads this variable (sagemaker_code.steps.cluster.available_cpus), and the steps the tests start inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
 
 # aws-cdk-lib starts its jsii (node) process at import: import it only once the environment above is set.
 import aws_cdk as cdk  # noqa: E402

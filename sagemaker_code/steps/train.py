@@ -51,6 +51,10 @@ import numpy as np
 if not __package__:  # run as a file (python .../train.py): make `sagemaker_code` importable, see _bootstrap.py
     __import__("_bootstrap")
 
+# Idle OpenMP threads sleep instead of spinning (read when XGBoost's OpenMP runtime loads: before the imports below):
+# on a machine that other work keeps busy, spinning threads take the CPUs the working ones need (10x slower locally).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from sagemaker_code.steps import contract
 from sagemaker_code.steps.boosting import Fitted, fit
 from sagemaker_code.steps.cluster import Cluster, available_cpus, collective

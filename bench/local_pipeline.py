@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 env,
             ),
         }
-        package = json.loads((work / "ws-sample" / "registry" / "mlops-dev-models" / "version-0001.json").read_text())
+        (registered,) = (work / "ws-sample" / "registry").glob("*/version-0001.json")  # the one group of the run
+        package = json.loads(registered.read_text())
         metrics = package["ModelMetrics"]["ModelQuality"]["Statistics"]["Content"]["binary_classification_metrics"]
 
     print(f"date: {datetime.now(UTC):%Y-%m-%d}, machine: {platform.machine()}, {os.cpu_count()} cores, "

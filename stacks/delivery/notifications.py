@@ -8,13 +8,9 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from stacks.common.kms_access import admit_cloudwatch_alarms, admit_eventbridge, alarm_arns
+from stacks.common.notification_topic import notification_topic
 
 PIPELINE_EXECUTION = "CodePipeline Pipeline Execution State Change"
 STAGE_EXECUTION = "CodePipeline Stage Execution State Change"
@@ -33,33 +29,13 @@ class PipelineNotifications(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, emails: list[str], alias: str) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
+        created = notification_topic(
             self,
-            "Key",
             alias=alias,
             description="Encrypts the notification topic and the dead-letter queue of undeliverable pipeline events",
-            enable_key_rotation=True,
+            emails=emails,
         )
-        admit_eventbridge(self.key)
-        admit_cloudwatch_alarms(self.key)
-        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        # The topic has a policy (TLS only, EventBridge), which replaces SNS's default one: this account's alarms must
-        # be admitted explicitly, or their notifications are refused.
-        stack = cdk.Stack.of(self)
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": alarm_arns(stack)},
-                },
-            )
-        )
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.key, self.topic = created.key, created.topic
 
     def _rule(self, construct_id: str, pattern: events.EventPattern, message: str) -> events.Rule:
         rule = events.Rule(self, construct_id, event_pattern=pattern)

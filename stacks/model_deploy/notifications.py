@@ -13,14 +13,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.common.kms_access import admit_cloudwatch_alarms, admit_eventbridge, alarm_arns
+from stacks.common.notification_topic import notification_topic
 from stacks.compliance import acknowledge
 
 #: Undelivered events stay in the queue this long (SQS' maximum), for a person to replay them.
@@ -30,32 +26,13 @@ DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 class DeployNotifications(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, key_alias: str, emails: list[str]) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
+        created = notification_topic(
             self,
-            "Key",
             alias=key_alias,
             description="Encrypts the model deploy flow's topic and its dead-letter queue of approval events",
-            enable_key_rotation=True,
+            emails=emails,
         )
-        admit_eventbridge(self.key)
-        admit_cloudwatch_alarms(self.key)
-        self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        stack = cdk.Stack.of(self)
-        # The topic has a policy (TLS only), which replaces SNS's default one: alarms must be admitted explicitly.
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": alarm_arns(stack)},
-                },
-            )
-        )
-        for email in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.key, self.topic = created.key, created.topic
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",

@@ -80,7 +80,8 @@ def find_version(workspace: Path, group: str | None = None, version: int | None 
     if not groups:
         raise EndpointError(
             f"no model is registered in {registry.root}: run `make local-pipeline` (a run registers a model when "
-            "every gate passes)"
+            "every gate passes; the shipped sample's model fails the bias gate on purpose, so for a first try: "
+            'make local-pipeline ARGS="--param DisparateImpactLower=0.4")'
         )
     if group is None:
         if len(groups) > 1:

@@ -293,14 +293,17 @@ class PlatformConfig(StrictModel):
                         "creates a model only from a model package of its own region: use a registry environment of "
                         f"region {env.region}"
                     )
-            endpoint = env.serving.endpoint
+            endpoint, batch = env.serving.endpoint, env.serving.batch
+            used = {"endpoint": endpoint.instance_type if isinstance(endpoint, InstanceEndpoint) else None}
+            used["batch"] = batch.instance_type if batch is not None else None
             allowed = self.model_build.inference_instance_types
-            if isinstance(endpoint, InstanceEndpoint) and endpoint.instance_type not in allowed:
-                problems.append(
-                    f"{key}.endpoint.instance_type: {endpoint.instance_type!r} is not among the instance types the "
-                    f"registered model packages support (model_build.inference_instance_types: {allowed}); add it "
-                    "there or choose one of them"
-                )
+            problems.extend(
+                f"{key}.{part}.instance_type: {instance_type!r} is not among the instance types the registered model "
+                f"packages support (model_build.inference_instance_types: {allowed}); add it there or choose one "
+                "of them"
+                for part, instance_type in used.items()
+                if instance_type is not None and instance_type not in allowed
+            )
         return problems
 
     def registry_of(self, env_name: str) -> str:

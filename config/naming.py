@@ -171,3 +171,28 @@ def model_deploy_role_name(project: str, registry_env: str, function: str) -> st
 def model_deploy_role_pattern(project: str, registry_env: str) -> str:
     """The role-name pattern (``*`` for the function) of every deploy-flow Lambda role of a registry environment."""
     return model_deploy_role_name(project, registry_env, "*")
+
+
+def serving_model_name_prefix(project: str, env_name: str) -> str:
+    """What every SageMaker Model of the serving stack is named with, before the live package's version."""
+    return f"{environment_prefix(project, env_name)}-model-v"
+
+
+def serving_model_name(project: str, env_name: str, version: str) -> str:
+    """``<project>-<env>-model-v<version>``: the serving stack's Model of the live package version ``version`` (the
+    last segment of its ARN; a CloudFormation token in the stack). Deterministic, so the batch-scoring function names
+    the model from the live-model parameter without a lookup; a new version gets a new name, so CloudFormation's
+    replacement of the Model (create the new one, then delete the old one) never collides."""
+    return f"{serving_model_name_prefix(project, env_name)}{version}"
+
+
+#: The UTC time stamp of a batch-scoring run in its job name and output prefix (a schedule time is to the minute).
+BATCH_RUN_STAMP = "%Y%m%dT%H%MZ"
+#: SageMaker's limit of a transform job name.
+MAX_TRANSFORM_JOB_NAME = 63
+
+
+def batch_transform_job_prefix(project: str, env_name: str) -> str:
+    """``<project>-<env>-batch-``: every batch-scoring transform job of the environment is named this + the run's
+    :data:`BATCH_RUN_STAMP` (one job per schedule time; its function may create and describe these only)."""
+    return f"{environment_prefix(project, env_name)}-batch-"

@@ -9,6 +9,7 @@ not silently ignored.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -211,6 +212,71 @@ class SmokeTest(StrictModel):
     )
 
 
+#: EventBridge schedule expressions: rate(1 minute|hour|day), rate(<n> minutes|hours|days) for n > 1 (EventBridge
+#: wants the singular for 1 and the plural otherwise), or cron(<6 fields>) (the fields themselves are not checked).
+SCHEDULE_RE = re.compile(
+    r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9][0-9]+) (minutes|hours|days))\)|cron\(\S+( \S+){5}\))$"
+)
+#: An S3 key prefix: no leading '/', ends with '/', no empty segment.
+PREFIX_RE = re.compile(r"^([A-Za-z0-9!_.*'()=-]+/)+$")
+
+
+class BatchScoring(StrictModel):
+    """A scheduled batch transform of the live model over the data bucket's ``input_prefix``.
+
+    Input files are CSV **without a header row** (SageMaker's batch transform splits files into lines and does not
+    skip headers), the id column first, then the model's feature columns in the dataset spec's order. Nothing else
+    about the files is checked before the job runs: a bad row fails the job, which SageMaker reports.
+    """
+
+    schedule: str = Field(
+        description="EventBridge schedule expression: rate(1 day), rate(6 hours), cron(0 2 * * ? *) (UTC)."
+    )
+    input_prefix: str = Field(
+        description="S3 key prefix in the environment's data bucket of the CSV files to score (ends with '/'): no "
+        "header row, the id column first, then the feature columns in the dataset spec's order."
+    )
+    output_prefix: str = Field(
+        description="S3 key prefix in the data bucket for the predictions (ends with '/'); each run writes under "
+        "<output_prefix><run time>/ one <file>.out per input file: id,probability,label lines."
+    )
+    id_column: str = Field(
+        default="id",
+        min_length=1,
+        max_length=64,
+        description="Name of the id column, the first column of the input files. Documents the layout only: the "
+        "job keeps the first column whatever its name.",
+    )
+    instance_type: InferenceInstanceType = Field(
+        default="ml.m5.large",
+        description="Instance type of the job: one of model_build.inference_instance_types (the model packages are "
+        "registered with those as their transform instance types).",
+    )
+    instance_count: int = Field(default=1, ge=1, le=100, description="Instances of the job.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> BatchScoring:
+        if not SCHEDULE_RE.fullmatch(self.schedule):
+            raise ValueError(
+                f"schedule {self.schedule!r} is not an EventBridge schedule expression: use rate(<n> <unit>) (e.g. "
+                "rate(1 day), rate(6 hours)) or cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>) "
+                "(e.g. cron(0 2 * * ? *))"
+            )
+        for key in ("input_prefix", "output_prefix"):
+            value = getattr(self, key)
+            if not PREFIX_RE.fullmatch(value):
+                raise ValueError(
+                    f"{key} {value!r} must be an S3 key prefix ending with '/' (e.g. batch/input/): no leading '/', "
+                    "no empty segment, letters, digits and !_.*'()=- only"
+                )
+        a, b = self.input_prefix, self.output_prefix
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError(
+                f"input_prefix {a!r} and output_prefix {b!r} overlap: the next run would score its own predictions"
+            )
+        return self
+
+
 class ServingSettings(StrictModel):
     """What an environment serves and how a model goes live there."""
 
@@ -224,4 +290,8 @@ class ServingSettings(StrictModel):
     require_approval: bool = Field(
         default=False,
         description="A person approves before a model goes live here (after the previous environment's smoke test).",
+    )
+    batch: BatchScoring | None = Field(
+        default=None,
+        description="Scheduled batch scoring of the data bucket's input_prefix with the live model. Omitted: none.",
     )

@@ -40,7 +40,9 @@ class LiveEndpoint(Construct):
     """The ``LiveModelPackage`` parameter, the ``HasLiveModel`` condition, and under it the model, the endpoint config
     and the endpoint ``endpoint_name``.
 
-    ``capture``: (capture bucket name, data key) for an instance endpoint with data capture.
+    ``capture``: (capture bucket name, data key) for an instance endpoint with data capture. The model is named
+    ``model_name_prefix`` + the live version (:func:`config.naming.serving_model_name`): batch scoring names it from
+    the parameter, and each version's model has its own name, so CloudFormation's replacement never collides.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class LiveEndpoint(Construct):
         *,
         endpoint_name: str,
         parameter_name: str,
+        model_name_prefix: str,
         endpoint: ServerlessEndpoint | InstanceEndpoint,
         host_role_arn: str,
         volume_key: kms.IKey,
@@ -74,6 +77,7 @@ class LiveEndpoint(Construct):
         self.model = sagemaker.CfnModel(
             self,
             "Model",
+            model_name=cdk.Fn.join("", [model_name_prefix, live_version(self.parameter.value_as_string)]),
             execution_role_arn=host_role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 model_package_name=self.parameter.value_as_string
@@ -175,3 +179,10 @@ def traffic_routing(deployment: Deployment) -> sagemaker.CfnEndpoint.TrafficRout
         canary_size=size if deployment.traffic == "canary" else None,
         linear_step_size=size if deployment.traffic == "linear" else None,
     )
+
+
+def live_version(package_arn: str) -> str:
+    """The version (third '/'-separated segment) of the versioned model package ARN ``package_arn`` (a token), as
+    CloudFormation computes it. The trailing '/' keeps segment 2 defined for any value holding one '/' (CloudFormation
+    never evaluates it for ``none``: the model is under ``HasLiveModel``; offline resolvers do)."""
+    return cdk.Fn.select(2, cdk.Fn.split("/", cdk.Fn.join("", [package_arn, "/"])))

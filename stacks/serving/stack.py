@@ -13,14 +13,17 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config.naming import (
+    batch_transform_job_prefix,
     endpoint_name,
     live_model_parameter_name,
     model_deployer_role_name,
     model_host_role_name,
+    serving_model_name_prefix,
     serving_update_role_name,
 )
 from config.serving import InstanceEndpoint, ServingSettings
 from stacks.serving.autoscaling import EndpointAutoScaling
+from stacks.serving.batch_scoring import ScheduledBatchScoring
 from stacks.serving.deployer_role import ModelDeployerRole, deploy_flow_roles
 from stacks.serving.endpoint import CAPTURE_PREFIX, VARIANT_NAME, LiveEndpoint
 from stacks.serving.host_role import ModelHostRole
@@ -104,6 +107,7 @@ class ServingStack(cdk.Stack):
             "Live",
             endpoint_name=name,
             parameter_name=live_model_parameter_name(project, env_name),
+            model_name_prefix=serving_model_name_prefix(project, env_name),
             endpoint=endpoint,
             host_role_arn=host.role.role_arn,
             volume_key=storage.data_key,
@@ -120,6 +124,23 @@ class ServingStack(cdk.Stack):
                 variant_name=VARIANT_NAME,
                 settings=instances.autoscaling,
                 condition=self.live.condition,
+            )
+
+        self.batch: ScheduledBatchScoring | None = None
+        if settings.batch is not None:
+            self.batch = ScheduledBatchScoring(
+                self,
+                "BatchScoring",
+                settings=settings.batch,
+                environment=env_name,
+                parameter_name=live_model_parameter_name(project, env_name),
+                parameter_arn=storage.live_model_parameter.parameter_arn,
+                model_name_prefix=serving_model_name_prefix(project, env_name),
+                job_name_prefix=batch_transform_job_prefix(project, env_name),
+                data_bucket_name=storage.bucket_names["data"],
+                data_key=storage.data_key,
+                host_role=host.role,
+                host_role_arn=host.role_arn,
             )
 
         # an update resolves every SSM-typed parameter again: the live model's and CDK's bootstrap version

@@ -258,3 +258,93 @@ def test_the_shipped_config_serves_from_dev() -> None:
     assert endpoint.data_capture is not None
     assert endpoint.autoscaling is not None
     assert endpoint.deployment.traffic == "canary"
+
+
+# ---- batch scoring -------------------------------------------------------------------------------------------------
+BATCH = "      batch:\n        schedule: 'cron(0 2 * * ? *)'\n        input_prefix: batch/input/\n" \
+        "        output_prefix: batch/output/\n"  # fmt: skip
+
+
+def test_batch_scoring_is_optional_and_defaults_to_one_small_instance(tmp_path: Path) -> None:
+    config = load(tmp_path, serving("dev", SERVERLESS + BATCH))
+    dev = config.environments["dev"].serving
+    assert dev is not None
+    assert dev.batch is not None
+    assert (dev.batch.schedule, dev.batch.input_prefix, dev.batch.output_prefix) == (
+        "cron(0 2 * * ? *)", "batch/input/", "batch/output/",
+    )  # fmt: skip
+    assert (dev.batch.instance_type, dev.batch.instance_count, dev.batch.id_column) == ("ml.m5.large", 1, "id")
+    plain = load(tmp_path, serving("dev", SERVERLESS)).environments["dev"].serving
+    assert plain is not None
+    assert plain.batch is None
+
+
+@pytest.mark.parametrize("schedule", ["rate(1 day)", "rate(6 hours)", "rate(30 minutes)", "cron(15 3 ? * MON-FRI *)"])
+def test_eventbridge_schedule_expressions_are_accepted(tmp_path: Path, schedule: str) -> None:
+    text = serving("dev", SERVERLESS + BATCH.replace("cron(0 2 * * ? *)", schedule))
+    settings = load(tmp_path, text).environments["dev"].serving
+    assert settings is not None
+    assert settings.batch is not None
+    assert settings.batch.schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("'cron(0 2 * * ? *)'", "'0 2 * * *'", "schedule '0 2 * * *' is not an EventBridge schedule expression"),
+        ("'cron(0 2 * * ? *)'", "'rate(1 days)'", "schedule 'rate(1 days)' is not an EventBridge schedule"),
+        ("'cron(0 2 * * ? *)'", "'rate(0 hours)'", "use rate(<n> <unit>)"),
+        ("'cron(0 2 * * ? *)'", "'cron(0 2 * * ?)'", "cron(<minutes> <hours> <day-of-month> <month>"),
+        (
+            "input_prefix: batch/input/",
+            "input_prefix: batch/input",
+            "input_prefix 'batch/input' must be an S3 key prefix ending with '/'",
+        ),
+        ("input_prefix: batch/input/", "input_prefix: /batch/input/", "no leading '/'"),
+        ("output_prefix: batch/output/", "output_prefix: batch//output/", "no empty segment"),
+        (
+            "output_prefix: batch/output/",
+            "output_prefix: batch/input/scored/",
+            "overlap: the next run would score its own predictions",
+        ),
+        ("output_prefix: batch/output/", "output_prefix: batch/", "overlap"),
+    ],
+)
+def test_bad_batch_settings_are_named(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in BATCH
+    (problem,) = problems(tmp_path, serving("dev", SERVERLESS + BATCH.replace(old, new)))
+    assert problem.startswith("environments.dev.serving.batch"), problem
+    assert expected in problem, problem
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("        instance_count: 0\n", "instance_count"),
+        ("        instance_type: c5.xlarge\n", "instance_type"),
+        ("        bucket: other\n", "bucket"),
+        ("        id_column: ''\n", "id_column"),
+    ],
+)
+def test_bad_batch_values_name_their_key(tmp_path: Path, extra: str, key: str) -> None:
+    (problem,) = problems(tmp_path, serving("dev", SERVERLESS + BATCH + extra))
+    assert problem.startswith(f"environments.dev.serving.batch.{key}"), problem
+
+
+def test_batch_needs_a_schedule_and_both_prefixes(tmp_path: Path) -> None:
+    found = problems(tmp_path, serving("dev", SERVERLESS + "      batch: {id_column: id}\n"))
+    assert sorted(p.split(":")[0] for p in found) == [
+        "environments.dev.serving.batch.input_prefix",
+        "environments.dev.serving.batch.output_prefix",
+        "environments.dev.serving.batch.schedule",
+    ]
+
+
+def test_the_batch_instance_type_must_be_one_the_packages_support(tmp_path: Path) -> None:
+    """The packages list their transform instance types: a batch job on another type would be refused."""
+    batch = (
+        "      batch:\n        schedule: rate(1 day)\n        input_prefix: batch/in/\n"
+        "        output_prefix: batch/out/\n        instance_type: ml.c5.xlarge\n"
+    )
+    (problem,) = problems(tmp_path, serving("dev", SERVERLESS + batch))
+    assert problem.startswith("environments.dev.serving.batch.instance_type: 'ml.c5.xlarge' is not among")

@@ -9,18 +9,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from stacks.compliance import acknowledge, acknowledge_wildcard_resource
-
-
-def ecr_repository_arn(image_uri: str, partition: str) -> str:
-    """``123.dkr.ecr.eu-west-1.amazonaws.com/repo:tag`` -> the repository ARN."""
-    registry, _, rest = image_uri.partition("/")
-    account, _, host = registry.partition(".dkr.ecr.")
-    region = host.split(".", 1)[0]
-    repository = rest.split(":", 1)[0].split("@", 1)[0]
-    if not (account.isdigit() and region and repository):
-        raise ValueError(f"not an ECR image URI: {image_uri!r}")
-    return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
+from stacks.common.sagemaker_container import (
+    acknowledge_container_baseline,
+    container_baseline,
+)
+from stacks.compliance import acknowledge_wildcard_resource
 
 
 class SageMakerJobRole(Construct):
@@ -41,38 +34,17 @@ class SageMakerJobRole(Construct):
         policy = iam.Policy(
             self,
             "JobBaseline",
-            statements=[
-                iam.PolicyStatement(
-                    sid="PullJobImages",
-                    actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    resources=sorted({ecr_repository_arn(image, stack.partition) for image in images}),
-                ),
-                iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-                iam.PolicyStatement(
-                    sid="JobLogs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[log_groups, f"{log_groups}:log-stream:*"],
-                ),
-                iam.PolicyStatement(
-                    sid="JobMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-                ),
-            ],
+            statements=container_baseline(
+                images=images,
+                partition=stack.partition,
+                log_group=log_groups,
+                pull_sid="PullJobImages",
+                logs_sid="JobLogs",
+                metrics_sid="JobMetrics",
+            ),
         )
         policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData do not support resource-level permissions; "
-            "PutMetricData is limited to the /aws/sagemaker/* namespaces by a condition.",
-        )
+        acknowledge_container_baseline(policy)
         acknowledge_wildcard_resource(
             policy,
             log_groups,

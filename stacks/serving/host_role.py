@@ -7,8 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from stacks.compliance import acknowledge, acknowledge_wildcard_resource
-from stacks.model_build.job_role import ecr_repository_arn
+from stacks.common.sagemaker_container import acknowledge_container_baseline, container_baseline
+from stacks.compliance import acknowledge_wildcard_resource
 from stacks.serving.registry import RegistrySource
 
 
@@ -65,22 +65,13 @@ class ModelHostRole(Construct):
                     }
                 },
             ),
-            iam.PolicyStatement(
-                sid="PullModelImage",
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=sorted({ecr_repository_arn(image, partition) for image in images}),
-            ),
-            iam.PolicyStatement(sid="EcrLogin", actions=["ecr:GetAuthorizationToken"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="EndpointLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group, f"{log_group}:log-stream:*"],
-            ),
-            iam.PolicyStatement(
-                sid="EndpointMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            *container_baseline(
+                images=images,
+                partition=partition,
+                log_group=log_group,
+                pull_sid="PullModelImage",
+                logs_sid="EndpointLogs",
+                metrics_sid="EndpointMetrics",
             ),
         ]
         captured = None
@@ -95,12 +86,7 @@ class ModelHostRole(Construct):
             ]
         policy = iam.Policy(self, "Hosting", statements=statements)
         policy.attach_to_role(self.role)
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken and cloudwatch:PutMetricData do not support resource-level permissions; "
-            "PutMetricData is limited to the /aws/sagemaker/* namespaces by a condition.",
-        )
+        acknowledge_container_baseline(policy)
         acknowledge_wildcard_resource(
             policy,
             model_data,

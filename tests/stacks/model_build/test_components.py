@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sagemaker_code.definition.build import Sentinels
-from stacks.model_build.job_role import ecr_repository_arn
+from stacks.common.sagemaker_container import ecr_repository_arn
 from stacks.model_build.runtime import (
     JOB_OVERHEAD_SECONDS,
     PIPELINE_OVERHEAD_SECONDS,

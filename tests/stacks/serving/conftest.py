@@ -17,6 +17,8 @@ from stacks.compliance import add_compliance_checks
 from stacks.serving.registry import RegistrySource
 from stacks.serving.stack import ServingStack
 from stacks.storage.stack import StorageStack
+from tests.conftest import SynthesizedApp
+from tests.stacks.serving.templates import SERVING
 
 VARIANT_ACCOUNT, REGISTRY_ACCOUNT, REGION = "222222222222", "111111111111", "eu-west-1"
 VARIANT_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:3.2-0"
@@ -37,10 +39,9 @@ def serving_variant_settings() -> ServingSettings:
     return ServingSettings.model_validate(VARIANT_SETTINGS)
 
 
-@pytest.fixture(scope="session")
-def serving_variant(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    """The serving stack of ``qa`` with :data:`VARIANT_SETTINGS`, cdk-nag included (synth raises on a finding)."""
-    outdir: Path = tmp_path_factory.mktemp("serving-variant")
+def synth_variant(outdir: Path, settings: ServingSettings) -> Template:
+    """The serving stack of ``qa`` (storage beside it, registry dev in another account) with ``settings``, synthesized
+    alone into ``outdir`` with cdk-nag (synth raises on an unacknowledged finding)."""
     app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
     env = cdk.Environment(account=VARIANT_ACCOUNT, region=REGION)
     storage = StorageStack(
@@ -54,7 +55,7 @@ def serving_variant(tmp_path_factory: pytest.TempPathFactory) -> Template:
         stack_name="mlops-qa-serving",
         project="mlops",
         env_name="qa",
-        settings=serving_variant_settings(),
+        settings=settings,
         registry=RegistrySource(
             project="mlops",
             env_name="dev",
@@ -68,6 +69,24 @@ def serving_variant(tmp_path_factory: pytest.TempPathFactory) -> Template:
     add_compliance_checks(app)
     app.synth()
     return Template.from_stack(serving)
+
+
+@pytest.fixture(scope="session")
+def serving_variant(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """The serving stack of ``qa`` with :data:`VARIANT_SETTINGS`, cdk-nag included."""
+    return synth_variant(tmp_path_factory.mktemp("serving-variant"), serving_variant_settings())
+
+
+@pytest.fixture(params=SERVING)
+def env_name(request: pytest.FixtureRequest) -> str:
+    """Each serving environment of the shipped config."""
+    return str(request.param)
+
+
+@pytest.fixture
+def serving(synthesized_app: SynthesizedApp, env_name: str) -> Template:
+    """That environment's serving stack in the shipped app."""
+    return synthesized_app.template(env_name, "serving")
 
 
 @pytest.fixture(scope="session")

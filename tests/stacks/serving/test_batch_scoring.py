@@ -4,22 +4,14 @@ only. One extra serving stack is synthesized alone (the variant of conftest.py p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 from batch_scoring.scoring import Settings
 
-from app import cdk_json_context
-from config.model import StorageSettings
 from config.serving import ServingSettings
-from stacks.compliance import add_compliance_checks
-from stacks.serving.registry import RegistrySource
-from stacks.serving.stack import ServingStack
-from stacks.storage.stack import StorageStack
-from tests.stacks.serving.conftest import REGION, REGISTRY_ACCOUNT, VARIANT_ACCOUNT, VARIANT_IMAGE, VARIANT_SETTINGS
+from tests.stacks.serving.conftest import REGION, VARIANT_ACCOUNT, VARIANT_SETTINGS, synth_variant
 from tests.stacks.serving.templates import as_list, by_sid, only, role_id, statements_of
 
 BATCH = {
@@ -35,34 +27,8 @@ BUCKET = f"arn:aws:s3:::mlops-qa-data-{VARIANT_ACCOUNT}-{REGION}"
 
 @pytest.fixture(scope="module")
 def batch_serving(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    outdir: Path = tmp_path_factory.mktemp("serving-batch")
-    app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
-    env = cdk.Environment(account=VARIANT_ACCOUNT, region=REGION)
-    storage = StorageStack(
-        app, "storage", env=env, project="mlops", env_name="qa", settings=StorageSettings(), retain_data=False,
-        serving=True,
-    )  # fmt: skip
-    serving = ServingStack(
-        app,
-        "serving",
-        env=env,
-        stack_name="mlops-qa-serving",
-        project="mlops",
-        env_name="qa",
-        settings=ServingSettings.model_validate({**VARIANT_SETTINGS, "batch": BATCH}),
-        registry=RegistrySource(
-            project="mlops",
-            env_name="dev",
-            account=REGISTRY_ACCOUNT,
-            region=REGION,
-            model_package_group_name="mlops-dev-german-credit",
-        ),
-        storage=storage,
-        model_images=[VARIANT_IMAGE],
-    )
-    add_compliance_checks(app)
-    app.synth()  # raises on any unacknowledged cdk-nag finding
-    return Template.from_stack(serving)
+    settings = ServingSettings.model_validate({**VARIANT_SETTINGS, "batch": BATCH})
+    return synth_variant(tmp_path_factory.mktemp("serving-batch"), settings)
 
 
 def function_of(template: Template) -> tuple[str, dict[str, Any]]:

@@ -3,14 +3,12 @@ live through CloudFormation's update role, and that role can only change this en
 
 from __future__ import annotations
 
-import pytest
 from aws_cdk.assertions import Template
 
 from config.serving import InstanceEndpoint
 from tests.conftest import CROSS_ACCOUNT, SynthesizedApp
 from tests.stacks.serving.templates import (
     CONFIG,
-    SERVING,
     actions_of,
     as_list,
     by_sid,
@@ -18,16 +16,6 @@ from tests.stacks.serving.templates import (
     role_id,
     statements_of,
 )
-
-
-@pytest.fixture(params=SERVING)
-def env_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def serving(synthesized_app: SynthesizedApp, env_name: str) -> Template:
-    return synthesized_app.template(env_name, "serving")
 
 
 def test_the_host_role_reads_only_the_registry_model_data(serving: Template, env_name: str) -> None:

@@ -27,16 +27,6 @@ from tests.stacks.serving.templates import (
 )
 
 
-@pytest.fixture(params=SERVING)
-def env_name(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def serving(synthesized_app: SynthesizedApp, env_name: str) -> Template:
-    return synthesized_app.template(env_name, "serving")
-
-
 def test_one_serving_stack_per_serving_environment_after_its_storage(synthesized_app: SynthesizedApp) -> None:
     assert SERVING == ["dev", "staging", "prod"]
     for name in CONFIG.environments:

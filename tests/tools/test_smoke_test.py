@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from tests.fake_http import fake_http_endpoint
 from tools.smoke_test import main
 
 HEADER = "age,risk,purpose\n"
@@ -43,36 +42,20 @@ class Answers:
 def local_url() -> Iterator[tuple[str, Answers]]:
     answers = Answers()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            rows = (
-                len(json.loads(body)["instances"])
-                if self.headers["Content-Type"] == "application/json"
-                else len(list(csv.reader(io.StringIO(body))))
-            )
-            if self.headers["Accept"] == "application/json":
-                predictions = [{"probability": answers.probability, "label": answers.label}] * rows
-                answer = json.dumps({"predictions": predictions}).encode()
-            else:
-                answer = f"{answers.probability},{answers.label}\n".encode() * rows
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+    def answer(path: str, body: bytes, content_type: str, accept: str) -> tuple[int, bytes]:
+        text = body.decode()
+        rows = (
+            len(json.loads(text)["instances"])
+            if content_type == "application/json"
+            else len(list(csv.reader(io.StringIO(text))))
+        )
+        if accept == "application/json":
+            predictions = [{"probability": answers.probability, "label": answers.label}] * rows
+            return 200, json.dumps({"predictions": predictions}).encode()
+        return 200, f"{answers.probability},{answers.label}\n".encode() * rows
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", answers
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with fake_http_endpoint(answer) as url:
+        yield url, answers
 
 
 def args(url: str, data: Path, *more: str) -> list[str]:

@@ -10,10 +10,8 @@ import io
 import json
 import sys
 import tarfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -35,6 +33,8 @@ from model_deploy.smoke_test import (
     run_smoke_test,
     sagemaker_invoker,
 )
+
+from tests.fake_http import fake_http_endpoint
 
 LABEL = Label(column="risk", positive="good", negative="bad")
 THRESHOLD = 0.6
@@ -332,30 +332,14 @@ def http_endpoint() -> Iterator[tuple[str, FakeEndpoint]]:
     """The fake endpoint behind SageMaker's container contract (POST /invocations), on a free local port."""
     fake = FakeEndpoint()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            if self.path != "/invocations":
-                status, answer = 404, b"no such path"
-            else:
-                status, answer, _ = fake(body, self.headers["Content-Type"], self.headers["Accept"])
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+    def answer(path: str, body: bytes, content_type: str, accept: str) -> tuple[int, bytes]:
+        if path != "/invocations":
+            return 404, b"no such path"
+        status, reply, _ = fake(body, content_type, accept)
+        return status, reply
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/", fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with fake_http_endpoint(answer) as url:
+        yield f"{url}/", fake
 
 
 def test_http_invoker_posts_to_invocations_and_returns_error_statuses(http_endpoint: tuple[str, FakeEndpoint]) -> None:

@@ -64,6 +64,11 @@ def model_build_pipeline_name(project: str, env_name: str) -> str:
     return f"{environment_prefix(project, env_name)}-model-build"
 
 
+def pipeline_data_prefix(project: str, env_name: str) -> str:
+    """Where the environment's pipeline writes in its artifacts bucket (every execution, model data included)."""
+    return f"pipelines/{model_build_pipeline_name(project, env_name)}/"
+
+
 #: SageMaker's limit and pattern of model package group names (CreateModelPackageGroup).
 MAX_MODEL_PACKAGE_GROUP_NAME = 63
 MODEL_PACKAGE_GROUP_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")

@@ -20,11 +20,13 @@ from config.model import PlatformConfig
 from config.naming import (
     MODEL_DEPLOY_COMPONENT,
     SERVING_COMPONENT,
+    model_host_role_name,
     model_package_group_name,
     starter_role_name,
     train_role_name,
 )
 from sagemaker_code.definition.settings import PipelineSettings
+from stacks.common.model_consumer import ModelConsumer
 from stacks.model_build.stack import ModelBuildStack
 from stacks.model_build.starter_role import StarterTrust
 from stacks.model_deploy.stack import ModelDeployStack
@@ -63,6 +65,14 @@ class EnvironmentStage(cdk.Stage):
             "termination_protection": settings.retain_data,
         }
 
+        prefix = config.project.name
+        served = serving_targets(config, env_name, lambda name: _account_of(config, name, env_name, account, accounts))
+        #: Serving environments in other accounts: the registry's resource policies must let them in.
+        consumers = [
+            ModelConsumer(t.name, t.account, model_host_role_name(prefix, t.name))
+            for t in served
+            if t.account != account
+        ]
         self.storage = StorageStack(
             self,
             "storage",
@@ -73,11 +83,11 @@ class EnvironmentStage(cdk.Stage):
             settings=settings.storage,
             retain_data=settings.retain_data,
             serving=settings.serving is not None,
+            model_consumers=consumers,
             **common,
         )
 
         build = config.model_build
-        prefix = config.project.name
         self.model_build = ModelBuildStack(
             self,
             "model-build",
@@ -95,6 +105,7 @@ class EnvironmentStage(cdk.Stage):
                 if settings.train_on_push and delivery_account is not None
                 else None
             ),
+            consumer_accounts=[c.account for c in consumers],
             **common,
         )
 
@@ -123,7 +134,6 @@ class EnvironmentStage(cdk.Stage):
                 **common,
             )
 
-        served = serving_targets(config, env_name, lambda name: _account_of(config, name, env_name, account, accounts))
         self.model_deploy: ModelDeployStack | None = None
         if served:  # this environment is the registry of at least one serving environment
             self.model_deploy = ModelDeployStack(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,6 +33,31 @@ def substitute_sentinels(definition: str, replacements: dict[str, str], sentinel
     return definition
 
 
+def group_sharing_policy(stack: cdk.Stack, group_name: str, accounts: Sequence[str]) -> iam.PolicyDocument:
+    """The group's resource policy for serving ``accounts``: describe the group, list and describe its versions and
+    create a model from one (what CloudFormation does there as the serving stack's update role, or as the
+    pipeline's deploy role). Never update or approve: approval stays with the registry's account."""
+    principals: list[iam.IPrincipal] = [iam.AccountPrincipal(account) for account in sorted(set(accounts))]
+    group = stack.format_arn(service="sagemaker", resource="model-package-group", resource_name=group_name)
+    versions = stack.format_arn(service="sagemaker", resource="model-package", resource_name=f"{group_name}/*")
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="ServingAccountsDescribeGroup",
+                principals=principals,
+                actions=["sagemaker:DescribeModelPackageGroup"],
+                resources=[group],
+            ),
+            iam.PolicyStatement(
+                sid="ServingAccountsUseVersions",
+                principals=principals,
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:CreateModel"],
+                resources=[versions],
+            ),
+        ]
+    )
+
+
 class ModelBuildPipeline(Construct):
     """``AWS::SageMaker::Pipeline`` + ``AWS::SageMaker::ModelPackageGroup`` + the pipeline's execution role.
 
@@ -50,7 +77,10 @@ class ModelBuildPipeline(Construct):
         job_role: iam.IRole,
         volume_key: kms.IKey,
         retain: bool,
+        consumer_accounts: Sequence[str] = (),
     ) -> None:
+        """``consumer_accounts``: accounts of serving environments that deploy this group's versions from another
+        account; the group's resource policy lets them read the versions and create models from them."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
@@ -59,6 +89,9 @@ class ModelBuildPipeline(Construct):
             "ModelPackageGroup",
             model_package_group_name=model_package_group_name,
             model_package_group_description=f"Models trained by the {pipeline_name} pipeline",
+            model_package_group_policy=(
+                group_sharing_policy(stack, model_package_group_name, consumer_accounts) if consumer_accounts else None
+            ),
         )
         self.model_package_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY)
         # A group with versions cannot be deleted: empty it first when it goes with the stack. Kept for retained

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ class ModelBuildStack(cdk.Stack):
         storage: StorageStack,
         retain_data: bool,
         starter: StarterTrust | None = None,
+        consumer_accounts: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -136,6 +138,7 @@ class ModelBuildStack(cdk.Stack):
             job_role=job.role,
             volume_key=data_key,
             retain=retain_data,
+            consumer_accounts=consumer_accounts,
         )
         artifacts_bucket.grant_read(self.pipeline.role, run_prefix)  # property files: evaluation and bias reports
         self.job_role = job.role

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.naming import bucket_name, model_build_pipeline_name
+from config.naming import bucket_name, pipeline_data_prefix
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class RegistrySource:
     @property
     def model_data_prefix(self) -> str:
         """Where the registry's pipeline writes model artifacts (every execution under its pipeline's prefix)."""
-        return f"pipelines/{model_build_pipeline_name(self.project, self.env_name)}/"
+        return pipeline_data_prefix(self.project, self.env_name)
 
     def artifacts_bucket_arn(self, partition: str) -> str:
         return f"arn:{partition}:s3:::{self.artifacts_bucket_name}"

@@ -72,8 +72,10 @@ class ServingUpdateRole(Construct):
                 resources=[models],
             ),
             iam.PolicyStatement(
+                # CreateModel from a package: AWS's cross-account registry setup grants CreateModel on the versions
+                # as well, and the registry's group policy admits exactly these two for a serving account
                 sid="ModelPackages",
-                actions=["sagemaker:DescribeModelPackage"],
+                actions=["sagemaker:DescribeModelPackage", "sagemaker:CreateModel"],
                 resources=[registry.model_packages_arn(stack.partition)],
             ),
             iam.PolicyStatement(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -10,8 +11,17 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from config.model import StorageSettings
-from config.naming import BUCKET_PURPOSES, bucket_name, data_key_alias, environment_prefix, live_model_parameter_name
+from config.naming import (
+    BUCKET_PURPOSES,
+    bucket_name,
+    data_key_alias,
+    environment_prefix,
+    live_model_parameter_name,
+    pipeline_data_prefix,
+)
+from stacks.common.model_consumer import ModelConsumer
 from stacks.storage.live_model_parameter import LiveModelParameter
+from stacks.storage.model_readers import CrossAccountModelReaders
 from stacks.storage.secure_bucket import SecureBucket
 
 
@@ -34,10 +44,13 @@ class StorageStack(cdk.Stack):
         settings: StorageSettings,
         retain_data: bool,
         serving: bool = False,
+        model_consumers: Sequence[ModelConsumer] = (),
         **kwargs: Any,
     ) -> None:
         """``serving``: the environment has an endpoint; this stack then creates its live-model parameter (here, so
-        that it exists before the serving stack resolves it; see :mod:`stacks.storage.live_model_parameter`)."""
+        that it exists before the serving stack resolves it; see :mod:`stacks.storage.live_model_parameter`).
+        ``model_consumers``: serving environments in other accounts that deploy this environment's models; the
+        artifacts bucket and the data key let their host roles read the model data."""
         super().__init__(scope, construct_id, **kwargs)
         self.bucket_names = {
             purpose: bucket_name(project, env_name, purpose, self.account, self.region) for purpose in BUCKET_PURPOSES
@@ -83,6 +96,17 @@ class StorageStack(cdk.Stack):
         self.data_bucket = data_bucket("Data", "data")
         #: Endpoint data capture (request/response records), read by Model Monitor.
         self.data_capture_bucket = data_bucket("DataCapture", "capture", settings.data_capture_expiration_days)
+
+        if model_consumers:
+            CrossAccountModelReaders(
+                self,
+                "CrossAccountModelReaders",
+                consumers=model_consumers,
+                bucket=self.artifacts_bucket,
+                key=self.data_key,
+                bucket_name=self.bucket_names["artifacts"],
+                model_data_prefix=pipeline_data_prefix(project, env_name),
+            )
 
         for name, bucket in (
             ("ArtifactsBucketName", self.artifacts_bucket),

@@ -31,6 +31,13 @@ RESOURCE_POLICIES = {  # policy type -> (property naming the resources, property
     "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument"),
     "AWS::SNS::TopicPolicy": ("Topics", "PolicyDocument"),
 }
+#: Resources that hold their resource policy in a property of their own (a role's trust policy is its resource policy
+#: for sts:AssumeRole).
+OWN_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupPolicy",
+    "AWS::IAM::Role": "AssumeRolePolicyDocument",
+}
 FOREIGN_ACCOUNT = "999999999999"  # stands for "someone else's account" in confused-deputy checks
 
 
@@ -113,9 +120,9 @@ class Cloud:
 
     @functools.cache  # noqa: B019
     def resource_policy(self, res: Resource) -> tuple[Statement, ...]:
-        if res.type == "AWS::KMS::Key":
-            document = self.prop(res, "KeyPolicy") or {}
-            return tuple(parse_policy(document, f"key policy of {res.label}", resource_policy=True))
+        if res.type in OWN_POLICIES:
+            document = self.prop(res, OWN_POLICIES[res.type]) or {}
+            return tuple(parse_policy(document, f"{OWN_POLICIES[res.type]} of {res.label}", resource_policy=True))
         statements: list[Statement] = []
         for policy_type, (target, document) in RESOURCE_POLICIES.items():
             for policy in self.resources(policy_type):

@@ -8,6 +8,7 @@ from tests.conftest import SynthesizedApp
 from tests.deploy.account import Cloud
 from tests.deploy.cfn import Stack
 from tests.deploy.conftest import report, stacks_of
+from tests.deploy.cross_account import grants_are_honoured_across_accounts
 from tests.deploy.lifecycle import deletable, literal_partitions, strings
 from tests.deploy.pipeline import inputs_are_listable
 from tests.deploy.rules import keys_admit_services, readers_can_decrypt
@@ -58,3 +59,8 @@ def test_no_aws_partition_literal_in_another_partition(other_partition_app: Synt
     literal = [f"{s.label} {path}: {text[:100]!r}" for s in stacks for path, text in strings(s.template)
                if "arn:aws:" in text]  # fmt: skip
     assert not literal, "strings with arn:aws: in a template for aws-us-gov:\n" + "\n".join(literal)
+
+
+def test_grants_across_accounts_are_honoured_by_the_resource_policy(cloud: Cloud) -> None:
+    violations = grants_are_honoured_across_accounts(cloud)
+    assert not violations, report(violations)

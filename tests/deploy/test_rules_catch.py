@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.deploy.account import Cloud
 from tests.deploy.cfn import Stack
+from tests.deploy.cross_account import grants_are_honoured_across_accounts
 from tests.deploy.lifecycle import deletable, literal_partitions
 from tests.deploy.pipeline import inputs_are_listable
 from tests.deploy.rules import keys_admit_services, readers_can_decrypt
@@ -330,3 +331,78 @@ def test_a_topic_policy_must_let_the_services_that_send_to_the_topic_publish() -
     # without a TopicPolicy, SNS's default policy admits the account's alarms but not EventBridge
     (default,) = keys_admit_services(cloud(topic_template(events, watch, alarm=True, publishers=None)))
     assert "no topic policy lets events.amazonaws.com sns:Publish for test/t0 Rule (target T)" in default
+
+
+# --- rule: grants across accounts are honoured by the resource's policy ----------------------------------------
+
+SERVING = "222222222222"
+MODEL_DATA = f"arn:aws:s3:::{BUCKET_NAME}/pipelines/x/*"
+GROUP_VERSIONS = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/group/*"
+
+
+def two_accounts(registry: dict[str, Any], serving: dict[str, Any]) -> Cloud:
+    return Cloud([Stack("reg/t", "reg", ACCOUNT, "eu-west-1", registry),
+                  Stack("srv/t", "srv", SERVING, "eu-west-1", serving)])  # fmt: skip
+
+
+def registry_template(*, bucket_policy: bool, group_policy: bool) -> dict[str, Any]:
+    template = bucket_template()
+    serving_root = {"AWS": f"arn:aws:iam::{SERVING}:root"}
+    if bucket_policy:
+        template["Resources"]["BucketPolicy"] = {"Type": "AWS::S3::BucketPolicy", "Properties": {
+            "Bucket": {"Ref": "Bucket"}, "PolicyDocument": {"Statement": [
+                allow("s3:GetObject", MODEL_DATA, Principal=serving_root, Condition={
+                    "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{SERVING}:role/host"}})]}}}  # fmt: skip
+    group: dict[str, Any] = {"ModelPackageGroupName": "group"}
+    if group_policy:
+        group["ModelPackageGroupPolicy"] = {"Statement": [
+            allow(["sagemaker:DescribeModelPackage"], GROUP_VERSIONS, Principal=serving_root)]}  # fmt: skip
+    template["Resources"]["Group"] = {"Type": "AWS::SageMaker::ModelPackageGroup", "Properties": group}
+    return template
+
+
+def test_a_grant_into_another_account_needs_the_resource_policy_of_that_account() -> None:
+    serving = {
+        "Resources": {
+            **role(allow("s3:GetObject", MODEL_DATA), name="Host"),
+            **role(allow("sagemaker:DescribeModelPackage", GROUP_VERSIONS), name="Updater"),
+        }
+    }
+    serving["Resources"]["Host"]["Properties"]["RoleName"] = "host"
+    serving["Resources"]["Updater"]["Properties"]["RoleName"] = "updater"
+    violations = grants_are_honoured_across_accounts(
+        two_accounts(registry_template(bucket_policy=False, group_policy=False), serving)
+    )
+    assert len(violations) == 2
+    assert any("srv/t Host" in v and "s3:GetObject" in v and "reg/t Bucket" in v for v in violations), violations
+    assert any("srv/t Updater" in v and "reg/t Group" in v for v in violations), violations
+    honoured = two_accounts(registry_template(bucket_policy=True, group_policy=True), serving)
+    assert grants_are_honoured_across_accounts(honoured) == []
+    # the bucket policy names the host role: another role of the serving account gets nothing from it
+    serving["Resources"]["Host"]["Properties"]["RoleName"] = "someone-else"
+    (violation,) = grants_are_honoured_across_accounts(honoured)
+    assert "someone-else" in violation
+
+
+def test_assuming_a_role_of_another_account_needs_its_trust_policy() -> None:
+    target = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": "deployer",
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                        "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/deploy-*"}},
+                    }
+                ]
+            },
+        },
+    }
+    caller = role(allow("sts:AssumeRole", f"arn:aws:iam::{SERVING}:role/deployer"), name="Caller")
+    for name, expected in (("deploy-flow", 0), ("other", 1)):
+        caller["Caller"]["Properties"]["RoleName"] = name
+        cloud_ = two_accounts({"Resources": caller}, {"Resources": {"Deployer": target}})
+        assert len(grants_are_honoured_across_accounts(cloud_)) == expected, name

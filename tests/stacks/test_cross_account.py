@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Match
 
 from tests.conftest import CROSS_ACCOUNT, SynthesizedApp
 
@@ -147,3 +148,38 @@ def test_sagemaker_jobs_read_step_code_from_their_own_accounts_asset_bucket(cros
         assert f"cdk-hnb659fds-assets-{CROSS_ACCOUNT[env]}-{REGION}" in text, env
         others = [CROSS_ACCOUNT[o] for o in (*TARGETS, "delivery") if o != env]
         assert not any(f"cdk-hnb659fds-assets-{account}" in text for account in others), env
+
+
+def test_the_registry_shares_its_group_model_data_and_key_with_the_serving_accounts_only(
+    cross_account_app: SynthesizedApp, synthesized_app: SynthesizedApp
+) -> None:
+    registry = CROSS_ACCOUNT["dev"]
+    serving_roots = [f"arn:aws:iam::{CROSS_ACCOUNT[e]}:root" for e in ("staging", "prod")]
+    host_roles = [f"arn:aws:iam::{CROSS_ACCOUNT[e]}:role/mlops-{e}-model-host" for e in ("staging", "prod")]
+    group = f"arn:aws:sagemaker:eu-west-1:{registry}:model-package-group/mlops-dev-german-credit"
+    versions = f"arn:aws:sagemaker:eu-west-1:{registry}:model-package/mlops-dev-german-credit/*"
+    cross_account_app.template("dev", "model-build").has_resource_properties(
+        "AWS::SageMaker::ModelPackageGroup",
+        {"ModelPackageGroupPolicy": {"Statement": Match.array_equals([
+            Match.object_like({"Principal": {"AWS": serving_roots}, "Resource": group,
+                               "Action": "sagemaker:DescribeModelPackageGroup"}),
+            Match.object_like({"Principal": {"AWS": serving_roots}, "Resource": versions, "Action": Match.array_equals(
+                ["sagemaker:CreateModel", "sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"])}),
+        ])}},
+    )  # fmt: skip
+    storage = cross_account_app.template("dev", "storage")
+    only_host_roles = {"ArnEquals": {"aws:PrincipalArn": host_roles}}
+    model_data = {"Fn::Join": ["", [Match.any_value(), "/pipelines/mlops-dev-model-build/*"]]}
+    storage.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
+        Match.object_like({"Action": "s3:GetObject", "Principal": {"AWS": serving_roots},
+                           "Condition": only_host_roles, "Resource": model_data})])}})  # fmt: skip
+    artifacts = f"arn:aws:s3:::mlops-dev-artifacts-{registry}-eu-west-1"
+    through_s3 = Match.object_like({"kms:EncryptionContext:aws:s3:arn": artifacts})
+    storage.has_resource_properties("AWS::KMS::Key", {"KeyPolicy": {"Statement": Match.array_with([
+        Match.object_like({"Action": "kms:Decrypt", "Principal": {"AWS": serving_roots},
+                           "Condition": {**only_host_roles, "StringEquals": through_s3}})])}})  # fmt: skip
+    # serving environments of the registry's own account need no resource policy: none is written
+    for template in (cross_account_app.template("staging", "model-build"),
+                     synthesized_app.template("dev", "model-build")):  # fmt: skip
+        for group_resource in template.find_resources("AWS::SageMaker::ModelPackageGroup").values():
+            assert "ModelPackageGroupPolicy" not in group_resource["Properties"]

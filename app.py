@@ -23,14 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.loader import ConfigError, config_path_from, load_config, load_dataset_spec, load_everything
+from config.loader import ConfigError, config_path_from, load_everything
 from config.naming import DELIVERY_STAGE
-from sagemaker_code.definition.cache import DefinitionBuilds
+from sagemaker_code.definition.cache import AnySettings, DefinitionBuilds
+from sagemaker_code.definition.monitoring import MonitorPipelineSettings, monitor_pipeline_settings
 from sagemaker_code.definition.settings import pipeline_settings
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
 
+    from config.dataset_spec import DatasetSpec
+    from config.model import PlatformConfig
     from stacks.delivery.stage import DeliveryStage
     from stacks.environment_stage import EnvironmentStage
 
@@ -44,14 +47,21 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+def definition_settings(config: PlatformConfig, spec: DatasetSpec, accounts: Mapping[str, str]) -> list[AnySettings]:
+    """Every pipeline definition the app needs: each environment's model build, and the monitoring pipeline of each
+    monitored environment."""
+    found: list[AnySettings] = [pipeline_settings(config, env_name, spec) for env_name in config.environments]
+    for env_name in config.environments:
+        monitor = monitor_pipeline_settings(config, env_name, accounts[env_name])
+        if monitor is not None:
+            found.append(monitor)
+    return found
+
+
 def start_definition_builds(context_value: object | None, environ: Mapping[str, str]) -> DefinitionBuilds:
-    """Load the config and start building every environment's pipeline definition (in the background)."""
-    path = config_path_from(context_value, environ)
-    config = load_config(path)
-    spec = load_dataset_spec(config, path)
-    return DefinitionBuilds.start(
-        [pipeline_settings(config, env_name, spec) for env_name in config.environments], DEFINITION_CACHE
-    )
+    """Load the config and start building every pipeline definition (in the background)."""
+    loaded = load_everything(config_path_from(context_value, environ), environ.get("CDK_DEFAULT_ACCOUNT"))
+    return DefinitionBuilds.start(definition_settings(loaded.config, loaded.spec, loaded.accounts), DEFINITION_CACHE)
 
 
 @dataclass(frozen=True)
@@ -78,9 +88,11 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
     config, spec, accounts, delivery_account = loaded.config, loaded.spec, loaded.accounts, loaded.delivery_account
 
     settings = {env_name: pipeline_settings(config, env_name, spec) for env_name in config.environments}
+    wanted = definition_settings(config, spec, accounts)
     builds = prefetched
-    if builds is None or builds.settings != {s.pipeline_name: s for s in settings.values()}:
-        builds = DefinitionBuilds.start(list(settings.values()), DEFINITION_CACHE)
+    if builds is None or builds.settings != {s.pipeline_name: s for s in wanted}:
+        builds = DefinitionBuilds.start(wanted, DEFINITION_CACHE)
+    monitors = {s.environment: s for s in wanted if isinstance(s, MonitorPipelineSettings)}
     stages = {
         name: EnvironmentStage(
             app,
@@ -89,6 +101,7 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
             dataset_spec=spec,
             pipeline=settings[name],
             definition=builds.get(settings[name].pipeline_name),
+            monitoring=(monitors[name], builds.get(monitors[name].pipeline_name)) if name in monitors else None,
             account=accounts[name],
             delivery_account=delivery_account,
             accounts=accounts,

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from config.dataset_spec import DatasetSpec
 from config.model import ACCOUNT_RE, PlatformConfig
+from config.monitoring import unmonitored_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 M = TypeVar("M", bound=BaseModel)
@@ -348,7 +349,7 @@ class LoadedConfig:
     spec: DatasetSpec
     accounts: dict[str, str]  # environment name -> account id
     delivery_account: str | None  # None: no delivery section
-    notes: tuple[str, ...]  # accounts that came from CDK_DEFAULT_ACCOUNT
+    notes: tuple[str, ...]  # accounts that came from CDK_DEFAULT_ACCOUNT; serving environments not monitored
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
@@ -402,5 +403,12 @@ def load_everything(path: Path, default_account: str | None) -> LoadedConfig:
         spec=spec,
         accounts={name: resolved[f"environments.{name}.account"].account for name in config.environments},
         delivery_account=resolved["delivery.account"].account if config.delivery is not None else None,
-        notes=tuple(r.note for r in resolved.values() if r.note),
+        notes=(
+            *(r.note for r in resolved.values() if r.note),
+            *(
+                f"{path}: environments.{name} serves but is not monitored: {reason}"
+                for name, env in config.environments.items()
+                if (reason := unmonitored_reason(env.serving, env.monitoring)) is not None
+            ),
+        ),
     )

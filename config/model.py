@@ -16,6 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from config.base import ACCOUNT_RE, AccountId, Region, StrictModel, partition_of
 from config.delivery import DeliverySettings
 from config.model_build import ModelBuildSettings
+from config.monitoring import MonitoringSettings, monitoring_problems
 from config.naming import DELIVERY_STAGE, MAX_BUCKET_NAME, longest_bucket_name, stack_name
 from config.serving import InstanceEndpoint, ServingSettings
 
@@ -116,6 +117,12 @@ class EnvironmentSettings(StrictModel):
         description="An endpoint serving the models approved in the registry environment, deployed by that "
         "environment's deploy flow. Omitted: this environment serves nothing.",
     )
+    monitoring: MonitoringSettings | None = Field(
+        default=None,
+        description="Scheduled drift, quality and bias monitoring of the endpoint's captured data, alarms, a "
+        "dashboard and guarded retraining. Needs an instance endpoint with data capture. Omitted: unmonitored "
+        "(the app says so at synth).",
+    )
 
 
 class PlatformConfig(StrictModel):
@@ -166,6 +173,12 @@ class PlatformConfig(StrictModel):
         problems.extend(self._delivery_problems())
         problems.extend(self._partition_problems())
         problems.extend(self._serving_problems())
+        for name, env in self.environments.items():
+            problems.extend(
+                monitoring_problems(
+                    f"environments.{name}.monitoring", env.monitoring, env.serving, self.model_build.input_data_prefix
+                )
+            )
         if problems:  # one error per problem (each message starts with its key path), not one joined message
             raise ValidationError.from_exception_data(
                 type(self).__name__,

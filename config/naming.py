@@ -129,6 +129,7 @@ def delivery_log_group_prefix(project: str) -> str:
 # ---- serving and the deploy flow (issue 10; see the README's "Serving" section) ----------------------------------
 #: The serving stack's component name: stack ``<project>-<env>-serving``.
 SERVING_COMPONENT = "serving"
+MONITORING_COMPONENT = "monitoring"
 #: The deploy flow's component name: stack ``<project>-<env>-model-deploy`` in a registry environment.
 MODEL_DEPLOY_COMPONENT = "model-deploy"
 #: The serving stack's CloudFormation parameter that resolves the live model package ARN from SSM at every deploy.
@@ -201,3 +202,40 @@ def batch_transform_job_prefix(project: str, env_name: str) -> str:
     """``<project>-<env>-batch-``: every batch-scoring transform job of the environment is named this + the run's
     :data:`BATCH_RUN_STAMP` (one job per schedule time; its function may create and describe these only)."""
     return f"{environment_prefix(project, env_name)}-batch-"
+
+
+#: The capture bucket's prefix for endpoints (SageMaker appends <endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/).
+CAPTURE_PREFIX = "endpoints"
+#: The data bucket's prefix of ground truth (README: ground-truth layout): <prefix>/<endpoint>/<yyyy>/<mm>/<dd>/<hh>/.
+GROUND_TRUTH_PREFIX = "ground-truth"
+#: The artifacts bucket's prefix of the monitoring reports: <prefix>/<execution id>/.
+MONITORING_REPORT_PREFIX = "monitoring"
+
+
+def capture_uri(project: str, env_name: str, account: str, region: str) -> str:
+    """Every captured request of the environment's endpoint (all variants) is under this S3 URI."""
+    bucket = bucket_name(project, env_name, "capture", account, region)
+    return f"s3://{bucket}/{CAPTURE_PREFIX}/{endpoint_name(project, env_name)}/"
+
+
+def ground_truth_uri(project: str, env_name: str, account: str, region: str) -> str:
+    bucket = bucket_name(project, env_name, "data", account, region)
+    return f"s3://{bucket}/{GROUND_TRUTH_PREFIX}/{endpoint_name(project, env_name)}/"
+
+
+def monitoring_pipeline_name(project: str, env_name: str) -> str:
+    return f"{environment_prefix(project, env_name)}-monitoring"
+
+
+def monitoring_namespace(project: str) -> str:
+    """The CloudWatch namespace of the monitoring job's metrics (dimensions Environment, Endpoint, ...)."""
+    return f"{project}/Monitoring"
+
+
+def retraining_function_name(project: str, env_name: str) -> str:
+    return f"{environment_prefix(project, env_name)}-retraining"
+
+
+def retraining_starter_role_name(project: str, registry_env: str) -> str:
+    """The role in the registry's account that retraining functions of other accounts assume to start its pipeline."""
+    return f"{environment_prefix(project, registry_env)}-retraining-starter"

@@ -5,6 +5,10 @@ of the only group), unpacks its ``model.tar.gz``, loads it with the package's ow
 container contract on 127.0.0.1 (:mod:`local_endpoint.server`) until Ctrl-C. It prints one line, where it listens,
 and logs the smoke-test command for this version. Exit status: 0 stopped with Ctrl-C, 2 it could not start (the
 message says why: no workspace, registry, group or version, an unreadable archive, a port in use).
+
+With ``--capture-dir DIR`` it also captures every answered invocation as SageMaker's data capture does
+(:mod:`local_endpoint.capture`): ``DIR/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``, laid out like the capture
+bucket's ``endpoints/`` prefix, so that ``DIR`` can be ``<local AWS root>/s3/<capture bucket>/endpoints``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ import logging
 import shlex
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from local_endpoint.package import EndpointError, LoadedModel, find_version, load_model
+from local_endpoint.capture import DEFAULT_VARIANT, CaptureError, CaptureLocation, CaptureWriter, check_name
+from local_endpoint.package import EndpointError, LoadedModel, RegisteredVersion, find_version, load_model
 from local_endpoint.server import EndpointServer
 
 logger = logging.getLogger(__name__)
@@ -44,8 +49,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", type=_positive, help="version to serve (default: the group's newest)")
     parser.add_argument("--port", type=_port, default=8080, help="port (default: 8080; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--capture-dir",
+        type=Path,
+        help="capture every answered invocation as SageMaker's data capture does, under "
+        "DIR/<endpoint>/<variant>/yyyy/mm/dd/hh/ (default: no capture)",
+    )
+    parser.add_argument(
+        "--endpoint-name",
+        type=_name("endpoint name"),
+        help="the endpoint's folder in the capture (default: <group>-endpoint); needs --capture-dir",
+    )
+    parser.add_argument(
+        "--variant",
+        type=_name("variant name"),
+        help=f"the variant's folder in the capture (default: {DEFAULT_VARIANT}); needs --capture-dir",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     return parser
+
+
+def _name(what: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        try:
+            return check_name(text, what)
+        except CaptureError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return check
+
+
+def default_endpoint_name(group: str) -> str:
+    """The capture's endpoint folder when none is given: the group's, as the environments name theirs
+    (``<project>-<env>-endpoint``) next to their groups (``<project>-<env>-<model>``)."""
+    return f"{group[: 63 - len('-endpoint')].rstrip('-')}-endpoint"
+
+
+def capture_writer(
+    capture_dir: Path, version: RegisteredVersion, endpoint_name: str | None = None, variant: str | None = None
+) -> CaptureWriter:
+    """The writer of this version's capture; a name that cannot be a folder is an EndpointError."""
+    try:
+        location = CaptureLocation(
+            capture_dir, endpoint_name or default_endpoint_name(version.group), variant or DEFAULT_VARIANT
+        )
+    except CaptureError as exc:
+        raise EndpointError(str(exc)) from None
+    if capture_dir.exists() and not capture_dir.is_dir():
+        raise EndpointError(f"--capture-dir {capture_dir} is not a folder")
+    return CaptureWriter(location)
 
 
 def _positive(text: str) -> int:
@@ -75,12 +127,24 @@ def bind(host: str, port: int) -> EndpointServer:
 
 @contextmanager
 def serving(
-    workspace: Path, *, group: str | None = None, version: int | None = None, host: str = "127.0.0.1", port: int = 0
+    workspace: Path,
+    *,
+    group: str | None = None,
+    version: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    capture_dir: Path | None = None,
+    endpoint_name: str | None = None,
+    variant: str | None = None,
 ) -> Iterator[EndpointServer]:
-    """A running endpoint in a background thread (for tests and tools); stopped and cleaned up on exit."""
+    """A running endpoint in a background thread (for tests and tools); stopped and cleaned up on exit. With
+    ``capture_dir`` it captures its traffic there (``server.capture``)."""
     server = bind(host, port)
     try:
-        loaded = load_model(find_version(workspace, group, version))
+        registered = find_version(workspace, group, version)
+        if capture_dir is not None:
+            server.capture = capture_writer(capture_dir, registered, endpoint_name, variant)
+        loaded = load_model(registered)
     except BaseException:
         server.server_close()
         raise
@@ -96,6 +160,8 @@ def serving(
             thread.join()
     finally:
         loaded.close()
+        if server.capture is not None:
+            server.capture.close()
 
 
 def smoke_test_command(loaded: LoadedModel, url: str) -> str | None:
@@ -122,12 +188,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(message)s"
     )
+    if args.capture_dir is None and (args.endpoint_name is not None or args.variant is not None):
+        sys.stderr.write(f"{PROG}: error: --endpoint-name and --variant name capture folders: add --capture-dir\n")
+        return 2
     try:
         version = find_version(args.workspace, args.group, args.version)
+        writer = None
+        if args.capture_dir is not None:
+            writer = capture_writer(args.capture_dir, version, args.endpoint_name, args.variant)
         server = bind(args.host, args.port)
     except EndpointError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 2
+    server.capture = writer
+    if writer is not None:
+        logger.info("capturing answered invocations under %s", writer.location.folder)
     try:
         logger.info(
             "model package %s version %d (%s, %s), archive %s",
@@ -163,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.server_close()
         loaded.close()
+        if writer is not None:
+            writer.close()
     return 0
 
 

@@ -9,6 +9,9 @@
   ``{"error": "InvalidInputError", "error-message": "..."}``. Anything else the handler raises is a 500, logged with
   its traceback, as in the container.
 - Bodies above 6 MB (InvokeEndpoint's payload limit) get 413; other paths 404 (both with a JSON error body).
+- With a :class:`~local_endpoint.capture.CaptureWriter` (``--capture-dir``), every answered invocation (200) is
+  captured as SageMaker's data capture records it, with the ``X-Amzn-SageMaker-Inference-Id`` header as its
+  inference id; a capture that fails is logged and the answer still goes out, as capture never fails an invocation.
 
 Flask is not needed: the handlers are plain functions, and http.server speaks enough HTTP/1.1 for the contract.
 Requests run on threads; XGBoost's prediction is thread-safe.
@@ -18,10 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local_endpoint import capture as data_capture
+from local_endpoint.capture import CaptureWriter
 from local_endpoint.package import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -35,8 +41,11 @@ class EndpointServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], loaded: LoadedModel | None = None) -> None:
+    def __init__(
+        self, address: tuple[str, int], loaded: LoadedModel | None = None, capture: CaptureWriter | None = None
+    ) -> None:
         self.loaded = loaded
+        self.capture = capture
         super().__init__(address, InvocationHandler)
 
     @property
@@ -86,6 +95,7 @@ class InvocationHandler(BaseHTTPRequestHandler):
         if loaded is None:
             self._error(HTTPStatus.SERVICE_UNAVAILABLE, "NotReady", "the model is loading")
             return
+        inference_time = data_capture.now()  # the request's time, as SageMaker's inferenceTime
         content_type = self.headers.get("Content-Type", "")
         accept = self.headers.get("Accept", "")
         try:
@@ -99,7 +109,26 @@ class InvocationHandler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, type(error).__name__, str(error))
             return
         text, response_type = answer
-        self._send(HTTPStatus.OK, text.encode("utf-8") if isinstance(text, str) else bytes(text), response_type)
+        output = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        # captured before the answer goes out: whoever got the answer finds its record in the file
+        self._capture(body, content_type, output, response_type, inference_time)
+        self._send(HTTPStatus.OK, output, response_type)
+
+    def _capture(self, body: bytes, content_type: str, output: bytes, output_type: str, when: datetime) -> None:
+        writer = self.server.capture
+        if writer is None:
+            return
+        try:
+            writer.write(
+                input_body=body,
+                input_type=content_type,
+                output_body=output,
+                output_type=output_type,
+                inference_time=when,
+                inference_id=self.headers.get(data_capture.INFERENCE_ID_HEADER),
+            )
+        except Exception:
+            logger.exception("data capture failed (the request was answered)")
 
     def _error(self, status: HTTPStatus, error: str, message: str) -> None:
         body = json.dumps({"error": error, "error-message": message}).encode()

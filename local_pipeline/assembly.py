@@ -186,8 +186,9 @@ def _asset_objects(stack: StackTemplate, resolver: _Resolver) -> dict[str, Path]
     return objects
 
 
-def load_definition(cdk_out: Path, stage: str) -> LocalDefinition:
-    """The (only) SageMaker pipeline of ``stage`` in the assembly at ``cdk_out``, fully resolved."""
+def load_definition(cdk_out: Path, stage: str, pipeline_name: str | None = None) -> LocalDefinition:
+    """The SageMaker pipeline ``pipeline_name`` of ``stage`` in the assembly at ``cdk_out``, fully resolved; without
+    a name, the stage's only pipeline (a monitored environment has two: its model build and its monitoring)."""
     stacks = read_stacks(cdk_out, stage)
     resolver = _Resolver(stacks)
     found = [
@@ -201,8 +202,16 @@ def load_definition(cdk_out: Path, stage: str) -> LocalDefinition:
             f"{cdk_out}: stage {stage!r} holds no {PIPELINE_TYPE} (the delivery stage has none): give the stage of "
             "an environment, e.g. --stage dev"
         )
-    if len(found) != 1:
-        raise AssemblyError(f"{cdk_out}: stage {stage!r} has {len(found)} {PIPELINE_TYPE} resources, expected 1")
+    names = [resolver.resolve(stack, resource["Properties"]["PipelineName"]) for stack, _, resource in found]
+    if pipeline_name is not None:
+        found = [item for item, name in zip(found, names, strict=True) if name == pipeline_name]
+        if not found:
+            raise AssemblyError(f"{cdk_out}: stage {stage!r} has no pipeline {pipeline_name!r} (it has {names})")
+    elif len(found) != 1:
+        raise AssemblyError(
+            f"{cdk_out}: stage {stage!r} has {len(found)} {PIPELINE_TYPE} resources ({', '.join(names)}): name "
+            "one with --pipeline-name"
+        )
     stack, logical_id, resource = found[0]
     props = resource["Properties"]
     body = resolver.resolve(stack, props["PipelineDefinition"]["PipelineDefinitionBody"])

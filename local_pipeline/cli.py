@@ -44,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cdk-out", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly (default: cdk.out)"
     )
     parser.add_argument("--stage", default="dev", help="stage of the assembly whose pipeline runs (default: dev)")
-    parser.add_argument("--pipeline-name", help="Execution.PipelineName (default: from the assembly, or the file name)")
+    parser.add_argument(
+        "--pipeline-name",
+        help="which pipeline of the stage (a monitored environment has its model build and its monitoring), and "
+        "Execution.PipelineName (default: the stage's only pipeline, or the file name)",
+    )
     parser.add_argument(
         "--workspace",
         type=Path,
@@ -89,7 +93,7 @@ def _load(args: argparse.Namespace) -> tuple[dict[str, Json], str, dict[str, Pat
     from local_pipeline.assembly import AssemblyError, load_definition
 
     try:
-        loaded = load_definition(args.cdk_out, args.stage)
+        loaded = load_definition(args.cdk_out, args.stage, args.pipeline_name)
     except AssemblyError as exc:
         raise UsageError(str(exc)) from None
     return loaded.definition, args.pipeline_name or loaded.pipeline_name, dict(loaded.s3_objects)

@@ -17,20 +17,29 @@ from constructs import Construct
 from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
+from config.monitoring import MonitoringSettings
 from config.naming import (
     MODEL_DEPLOY_COMPONENT,
+    MONITORING_COMPONENT,
     SERVING_COMPONENT,
+    bucket_name,
+    model_build_pipeline_name,
     model_host_role_name,
     model_package_group_name,
+    retraining_function_name,
+    retraining_starter_role_name,
     starter_role_name,
     train_role_name,
 )
+from sagemaker_code.definition.monitoring import MonitorPipelineSettings
 from sagemaker_code.definition.settings import PipelineSettings
 from stacks.common.model_consumer import ModelConsumer
 from stacks.model_build.stack import ModelBuildStack
 from stacks.model_build.starter_role import StarterTrust
 from stacks.model_deploy.stack import ModelDeployStack
 from stacks.model_deploy.targets import serving_targets
+from stacks.monitoring.retraining import RetrainingTarget
+from stacks.monitoring.stack import MonitoringStack, monitor_job_role_name
 from stacks.serving.registry import RegistrySource
 from stacks.serving.stack import ServingStack, served_images
 from stacks.storage.stack import StorageStack
@@ -51,9 +60,11 @@ class EnvironmentStage(cdk.Stage):
         account: str,
         delivery_account: str | None = None,
         accounts: Mapping[str, str] | None = None,
+        monitoring: tuple[MonitorPipelineSettings, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        """``accounts``: every environment's account (as the loader resolved them), for a registry environment in
+        """``monitoring``: the monitoring pipeline's settings and definition when the environment is monitored.
+        ``accounts``: every environment's account (as the loader resolved them), for a registry environment in
         another account; omitted, an environment without an account in config is in the account of the environments
         without one (``CDK_DEFAULT_ACCOUNT``)."""
         settings = config.environments[env_name]
@@ -69,9 +80,7 @@ class EnvironmentStage(cdk.Stage):
         served = serving_targets(config, env_name, lambda name: _account_of(config, name, env_name, account, accounts))
         #: Serving environments in other accounts: the registry's resource policies must let them in.
         consumers = [
-            ModelConsumer(t.name, t.account, model_host_role_name(prefix, t.name))
-            for t in served
-            if t.account != account
+            ModelConsumer(t.name, t.account, model_readers(config, t.name)) for t in served if t.account != account
         ]
         self.storage = StorageStack(
             self,
@@ -106,12 +115,24 @@ class EnvironmentStage(cdk.Stage):
                 else None
             ),
             consumer_accounts=[c.account for c in consumers],
+            retraining_starter=_retraining_starter(config, consumers),
             **common,
         )
 
         self.serving: ServingStack | None = None
+        self.monitoring: MonitoringStack | None = None
         if settings.serving is not None:
             registry = config.registry_of(env_name)
+            registry_account = _account_of(config, registry, env_name, account, accounts)
+            source = RegistrySource(
+                project=prefix,
+                env_name=registry,
+                account=registry_account,
+                region=config.environments[registry].region,
+                model_package_group_name=model_package_group_name(
+                    prefix, registry, build.model_name_for(dataset_spec.name)
+                ),
+            )
             self.serving = ServingStack(
                 self,
                 SERVING_COMPONENT,
@@ -120,19 +141,17 @@ class EnvironmentStage(cdk.Stage):
                 project=prefix,
                 env_name=env_name,
                 settings=settings.serving,
-                registry=RegistrySource(
-                    project=prefix,
-                    env_name=registry,
-                    account=_account_of(config, registry, env_name, account, accounts),
-                    region=config.environments[registry].region,
-                    model_package_group_name=model_package_group_name(
-                        prefix, registry, build.model_name_for(dataset_spec.name)
-                    ),
-                ),
+                registry=source,
                 storage=self.storage,
                 model_images=served_images(json.loads(definition)),
                 **common,
             )
+            if settings.monitoring is not None:
+                if monitoring is None:
+                    raise ValueError(f"environments.{env_name} is monitored but no monitoring definition was given")
+                self.monitoring = self._monitoring_stack(
+                    config, env_name, settings.monitoring, monitoring, source, dataset_spec, pipeline, common
+                )
 
         self.model_deploy: ModelDeployStack | None = None
         if served:  # this environment is the registry of at least one serving environment
@@ -155,6 +174,77 @@ class EnvironmentStage(cdk.Stage):
 
         for key, value in tags.items():
             cdk.Tags.of(self).add(key, value)
+
+    def _monitoring_stack(  # noqa: PLR0917 - the stage's own pieces, passed on once
+        self,
+        config: PlatformConfig,
+        env_name: str,
+        settings: MonitoringSettings,
+        monitoring: tuple[MonitorPipelineSettings, str],
+        registry: RegistrySource,
+        dataset_spec: DatasetSpec,
+        pipeline: PipelineSettings,
+        common: dict[str, Any],
+    ) -> MonitoringStack:
+        """The monitoring stack of a monitored serving environment. Retraining starts the registry's pipeline (same
+        region): directly in this account, else as the registry's retraining starter role. The registry pipeline's
+        failures are alarmed here only when it is in this account (CloudWatch metrics stay in their account)."""
+        prefix = config.project.name
+        here = registry.account == self.account and registry.region == self.region
+        training_pipeline = model_build_pipeline_name(prefix, registry.env_name)
+        target = None
+        if settings.retraining is not None:
+            data_prefix = settings.retraining.training_data_prefix or config.model_build.input_data_prefix or ""
+            data_bucket = bucket_name(prefix, registry.env_name, "data", registry.account, registry.region)
+            target = RetrainingTarget(
+                pipeline_name=training_pipeline,
+                training_data_uri=f"s3://{data_bucket}/{data_prefix}",
+                account=registry.account,
+                starter_role_name=None if here else retraining_starter_role_name(prefix, registry.env_name),
+            )
+        monitor, definition = monitoring
+        return MonitoringStack(
+            self,
+            MONITORING_COMPONENT,
+            stack_name=config.stack_name(env_name, MONITORING_COMPONENT),
+            description=f"{prefix} {env_name}: monitoring job, alarms, dashboard and retraining of the endpoint",
+            project=prefix,
+            env_name=env_name,
+            settings=settings,
+            monitor=monitor,
+            definition=definition,
+            dataset_spec=dataset_spec.model_dump(mode="json"),
+            hyperparameters=pipeline.hyperparameter_table,
+            storage=self.storage,
+            registry=registry,
+            min_auc=config.model_build.auc_threshold,
+            retraining=target,
+            training_pipeline_name=training_pipeline if here else None,
+            **common,
+        )
+
+
+def _retraining_starter(config: PlatformConfig, consumers: list[ModelConsumer]) -> tuple[str, list[str]] | None:
+    """The registry's retraining starter role: its name and the retraining function roles of the serving
+    environments in other accounts that retrain (None when there is none)."""
+    project = config.project.name
+    trusted = [
+        f"arn:{config.partition}:iam::{c.account}:role/{retraining_function_name(project, c.env_name)}"
+        for c in consumers
+        if (monitoring := config.environments[c.env_name].monitoring) is not None and monitoring.retraining is not None
+    ]
+    registries = {config.registry_of(c.env_name) for c in consumers}
+    if not trusted or len(registries) != 1:
+        return None
+    return retraining_starter_role_name(project, registries.pop()), trusted
+
+
+def model_readers(config: PlatformConfig, env_name: str) -> tuple[str, ...]:
+    """The roles of serving environment ``env_name`` that read its registry's model data: the endpoint's host role,
+    and the monitoring job's role (the live package's baseline) when the environment is monitored."""
+    project = config.project.name
+    monitored = config.environments[env_name].monitoring is not None
+    return (model_host_role_name(project, env_name), *([monitor_job_role_name(project, env_name)] if monitored else []))
 
 
 def _account_of(

@@ -39,7 +39,7 @@ from stacks.environment_stage import EnvironmentStage  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Step-code fixtures (the spec, a preprocess/train/evaluate run on the sample) for every test folder that needs them,
 #: and the xdist scheduling that runs the tests sharing an expensive session fixture on one worker.
-pytest_plugins = ["tests.step_fixtures", "tests.shared_fixture_groups"]
+pytest_plugins = ["tests.step_fixtures", "tests.registered_model", "tests.shared_fixture_groups"]
 
 
 @dataclass

@@ -20,6 +20,7 @@ from local_pipeline.executors.container import run_command, step_root
 from local_pipeline.executors.images import ProcessingJob, emulator, image_repository
 from local_pipeline.expressions import Json, resolve
 from local_pipeline.plan import StepNode
+from sagemaker_code.steps.contract import LOCAL_AWS_ROOT
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ def _read_property_files(node: StepNode, run: Execution, folders: Mapping[str, P
             raise StepError(f"property file {name} ({path}) is not valid JSON: {exc}") from None
 
 
+def local_aws(run: Execution) -> dict[str, str]:
+    """The local stand-in for AWS of the steps, when the run's S3 and registry folders are siblings (as the CLI lays
+    them out); otherwise nothing, and a step that calls AWS fails naming what it could not reach."""
+    root = run.s3.root.parent
+    return {LOCAL_AWS_ROOT: str(root)} if run.registry.root.parent == root else {}
+
+
 def run_processing(node: StepNode, run: Execution) -> StepOutcome:
     arguments = resolve(node.arguments, run.scope)
     app = arguments.get("AppSpecification") or {}
@@ -85,7 +93,7 @@ def run_processing(node: StepNode, run: Execution) -> StepOutcome:
         image=image,
         entrypoint=[text(item, "ContainerEntrypoint[]") for item in app.get("ContainerEntrypoint") or []],
         arguments=[text(item, "ContainerArguments[]") for item in app.get("ContainerArguments") or []],
-        environment=string_map(arguments.get("Environment"), "Environment"),
+        environment={**string_map(arguments.get("Environment"), "Environment"), **local_aws(run)},
         root=root,
     )
     for item in arguments.get("ProcessingInputs") or []:

@@ -37,12 +37,14 @@ from math import isfinite
 from pathlib import Path
 from unittest import mock
 
+from sagemaker_code.definition.monitoring import KIND as MONITORING
+from sagemaker_code.definition.monitoring import MonitorPipelineSettings, build_monitoring
 from sagemaker_code.definition.settings import XGBOOST_IMAGE_VERSION, Hyperparameters, PipelineSettings, Sentinels
 
 __all__ = ["XGBOOST_IMAGE_VERSION", "Hyperparameters", "PipelineSettings", "Sentinels", "build_definition"]
 
 
-def build_definition(settings: PipelineSettings) -> str:
+def build_definition(settings: PipelineSettings | MonitorPipelineSettings) -> str:
     """The pipeline definition JSON (with sentinel values) for ``settings``; no AWS calls."""
     os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)  # sagemaker.train reads it at import
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")  # no IAM look-up of the sentinel role
@@ -59,6 +61,8 @@ def build_definition(settings: PipelineSettings) -> str:
         warnings.simplefilter("ignore")
         for name in ("sagemaker", "botocore", "boto3"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        if isinstance(settings, MonitorPipelineSettings):
+            return build_monitoring(settings)
         return _build(settings)
 
 
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         sys.stderr.write("usage: python -m sagemaker_code.definition.build SETTINGS.json OUT.json\n")
         return 2
-    settings = [PipelineSettings.from_dict(item) for item in json.loads(Path(args[0]).read_text())]
+    settings = [
+        MonitorPipelineSettings.from_dict(item) if item.get("kind") == MONITORING else PipelineSettings.from_dict(item)
+        for item in json.loads(Path(args[0]).read_text())
+    ]
     out = {item.pipeline_name: json.loads(build_definition(item)) for item in settings}
     Path(args[1]).write_text(json.dumps(out, sort_keys=True))
     return 0

@@ -21,8 +21,11 @@ from importlib import metadata
 from pathlib import Path
 
 from sagemaker_code.definition import build
+from sagemaker_code.definition.monitoring import MonitorPipelineSettings
 from sagemaker_code.definition.settings import PipelineSettings
 from tools.offline import offline_environ
+
+AnySettings = PipelineSettings | MonitorPipelineSettings
 
 #: The distributions that build a definition: the SageMaker Python SDK 3.x (``sagemaker`` only pins the others) and
 #: botocore, whose SageMaker enums (instance types, approval statuses) the parameter check lists.
@@ -49,7 +52,7 @@ def sdk_versions() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in SDK_DISTRIBUTIONS]
 
 
-def cache_key(settings: PipelineSettings) -> str:
+def cache_key(settings: AnySettings) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps(settings.to_dict(), sort_keys=True).encode())
     for source in definition_sources():
@@ -68,15 +71,15 @@ class DefinitionBuilds:
     """Definitions of several pipelines, from the cache or from one background builder process."""
 
     cache_dir: Path
-    settings: dict[str, PipelineSettings] = field(default_factory=dict)
+    settings: dict[str, AnySettings] = field(default_factory=dict)
     _process: subprocess.Popen[bytes] | None = None
     _workdir: tempfile.TemporaryDirectory[str] | None = None
 
-    def path(self, settings: PipelineSettings) -> Path:
+    def path(self, settings: AnySettings) -> Path:
         return self.cache_dir / f"{settings.pipeline_name}-{cache_key(settings)}.json"
 
     @classmethod
-    def start(cls, settings: list[PipelineSettings], cache_dir: Path) -> DefinitionBuilds:
+    def start(cls, settings: list[AnySettings], cache_dir: Path) -> DefinitionBuilds:
         """Start building every definition that is not cached yet; returns at once."""
         builds = cls(cache_dir=cache_dir, settings={s.pipeline_name: s for s in settings})
         missing = [s for s in settings if not builds.path(s).is_file()]

@@ -103,7 +103,8 @@ def _one_of(values: Sequence[str]) -> str:
 
 
 def rules(settings: PipelineSettings, parameters: PipelineParameters) -> list[Rule]:
-    """Every parameter with a restricted set of values (InputDataUri, GitCommit and the fingerprint are free text)."""
+    """Every parameter with a restricted set of values (InputDataUri, GitCommit, Trigger and the fingerprint are free
+    text)."""
     by_name = {param.name: param for param in parameters.all()}
     found = [
         enum_rule("ModelApprovalStatus", parameters.model_approval_status, approval_statuses()),

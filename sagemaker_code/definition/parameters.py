@@ -16,6 +16,7 @@ from config.model_build import sagemaker_enum
 from config.naming import FINGERPRINT_PARAMETER
 from sagemaker_code.definition.settings import PipelineSettings
 from sagemaker_code.steps import contract
+from sagemaker_code.steps.contract import TRIGGER_PARAMETER
 
 #: GitCommit's default: an execution started by hand, not by the delivery pipeline.
 UNKNOWN_COMMIT = "unknown"
@@ -47,6 +48,8 @@ class PipelineParameters:
     disparate_impact_upper: Any
     model_approval_status: Any
     git_commit: Any
+    #: What started the execution ("manual", "push", "alarm:<name>@<time>", "schedule@<time>"): package metadata
+    trigger: Any
     model_build_fingerprint: Any
     #: hyperparameter name (as the training step takes it) -> its parameter, in table order
     hyperparameters: dict[str, Any]
@@ -66,6 +69,7 @@ class PipelineParameters:
             self.disparate_impact_upper,
             self.model_approval_status,
             self.git_commit,
+            self.trigger,
             self.model_build_fingerprint,
             *self.hyperparameters.values(),
         ]
@@ -97,6 +101,7 @@ def pipeline_parameters(settings: PipelineSettings) -> PipelineParameters:
             "ModelApprovalStatus", default_value=settings.model_approval_status, enum_values=approval_statuses()
         ),
         git_commit=ParameterString("GitCommit", default_value=UNKNOWN_COMMIT),
+        trigger=ParameterString(TRIGGER_PARAMETER, default_value="manual"),
         model_build_fingerprint=ParameterString(
             FINGERPRINT_PARAMETER, default_value=settings.sentinels.model_build_fingerprint
         ),

@@ -300,6 +300,7 @@ def register_step(
                 "dataset_rows": as_text(json_get(preprocess, contract.FINGERPRINT, contract.FINGERPRINT_ROWS)),
                 "decision_threshold": as_text(json_get(evaluate, contract.EVALUATION, contract.DECISION_THRESHOLD)),
                 "git_commit": p.git_commit,
+                "trigger": p.trigger,
                 "model_build_fingerprint": p.model_build_fingerprint,
                 "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             },

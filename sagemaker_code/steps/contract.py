@@ -69,6 +69,15 @@ def training_channel(channel: str) -> str:
 
 #: The Python modules the processing steps run (``python3 -m <module>`` from the unpacked bundle).
 PREPROCESS_MODULE = "sagemaker_code.steps.preprocess"
+#: The monitoring pipeline's one step (our own monitor: Model Monitor is closed to new customers) and its output.
+MONITOR_MODULE = "sagemaker_code.steps.monitor"
+MONITOR_STEP = "Monitor"
+MONITOR_OUTPUT = "report"
+#: Set by the local runner only: steps that call AWS themselves (the monitor) use files under this folder instead
+#: (``s3/``, ``registry/``, ``ssm/``, ``cloudwatch/``; see sagemaker_code/steps/monitor_io.py).
+LOCAL_AWS_ROOT = "MLOPS_LOCAL_AWS_ROOT"
+#: The training pipeline parameter that records what started an execution (retraining sets it).
+TRIGGER_PARAMETER = "Trigger"
 EVALUATE_MODULE = "sagemaker_code.steps.evaluate"
 #: The module the training launcher (``TRAIN_PROGRAM``) runs.
 TRAIN_MODULE = "sagemaker_code.steps.train"

@@ -19,7 +19,8 @@ back, as Clarify would, to write ``analysis.json``.
 Outputs under ``--output``::
 
     evaluation/evaluation.json   SageMaker ModelMetrics (binary_classification_metrics) plus rows, the model's
-                                 decision threshold, costs and the bootstrap intervals of the gated metrics
+                                 decision threshold, costs and the bootstrap intervals of the gated metrics, and
+                                 the prediction baseline (score histogram, positive rate) the monitor compares with
     bias/dataset.csv             label, predicted_label, facet_<name>... (0/1, no header row)
     bias/analysis_config.json    the SageMaker Clarify analysis configuration of that file
     bias/analysis.json           the bias metrics in Clarify's output format
@@ -63,6 +64,8 @@ from sagemaker_code.steps.metrics import (
 )
 from sagemaker_code.steps.metrics import standard_deviation as std
 from sagemaker_code.steps.mitigation import ModelSummary, summary
+from sagemaker_code.steps.prediction_baseline import KEY as PREDICTION_BASELINE
+from sagemaker_code.steps.prediction_baseline import prediction_baseline
 from sagemaker_code.steps.preprocess import TEST_RAW_FILE, read_table
 from sagemaker_code.steps.spec import CsvFormat, DatasetSpec, Facet, load_spec
 from sagemaker_code.steps.transform import TransformInputError, parse_number
@@ -334,6 +337,8 @@ def evaluate(
     facets = facets_of(scores, spec)
     samples = bootstrap(scores, spec, facets, resamples)
     report = evaluation_report(scores, spec, samples, resamples)
+    # the monitor's reference for prediction drift: the served model's scores on data it never saw
+    report[PREDICTION_BASELINE] = prediction_baseline(scores.probabilities, scores.decision_threshold)
     models = model_summaries(scores, load_comparison(model_path), test_dir, spec, facets)
     lower, upper = thresholds.di_lower, thresholds.di_upper
     report["bias_mitigation"] = {

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ModelConsumer:
-    """Serving environment ``env_name`` in ``account``, whose endpoint runs as ``host_role_name`` there."""
+    """Serving environment ``env_name`` in ``account``, whose roles ``reader_role_names`` read the model data there
+    (the endpoint's host role; the monitoring job's role, which reads the live package's baseline)."""
 
     env_name: str
     account: str
-    host_role_name: str
+    reader_role_names: tuple[str, ...]
 
-    def host_role_arn(self, partition: str) -> str:
-        return f"arn:{partition}:iam::{self.account}:role/{self.host_role_name}"
+    def reader_role_arns(self, partition: str) -> list[str]:
+        return [f"arn:{partition}:iam::{self.account}:role/{name}" for name in self.reader_role_names]

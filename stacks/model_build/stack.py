@@ -10,6 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
+from config.monitoring import DATASETS_PREFIX
 from config.naming import FINGERPRINT_OUTPUT, PIPELINE_NAME_OUTPUT, STARTER_ROLE_OUTPUT, WAIT_SECONDS_OUTPUT
 from sagemaker_code.definition.build import PipelineSettings
 from stacks.compliance import (
@@ -19,6 +20,7 @@ from stacks.compliance import (
     acknowledge_wildcard_resource,
 )
 from stacks.model_build.job_role import SageMakerJobRole
+from stacks.model_build.retraining_starter import RetrainingStarterRole
 from stacks.model_build.runtime import training_wait_seconds
 from stacks.model_build.sagemaker_pipeline import ModelBuildPipeline, substitute_sentinels
 from stacks.model_build.starter_role import PipelineStarterRole, StarterTrust
@@ -86,6 +88,7 @@ class ModelBuildStack(cdk.Stack):
         retain_data: bool,
         starter: StarterTrust | None = None,
         consumer_accounts: Sequence[str] = (),
+        retraining_starter: tuple[str, Sequence[str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -115,7 +118,7 @@ class ModelBuildStack(cdk.Stack):
         )
         run_prefix = f"pipelines/{settings.pipeline_name}/*"
         artifacts_bucket.grant_read_write(job.role, run_prefix)
-        data_bucket.grant_read(job.role, f"{input_data_prefix or 'datasets/'}*")
+        data_bucket.grant_read(job.role, f"{input_data_prefix or DATASETS_PREFIX}*")
         data_key.grant_encrypt_decrypt(job.role)  # job volumes and outputs are encrypted with the data key
         step_code.grant_read(job.role)
 
@@ -144,7 +147,7 @@ class ModelBuildStack(cdk.Stack):
         self.job_role = job.role
 
         run_objects = artifacts_bucket.arn_for_objects(run_prefix)
-        datasets = data_bucket.arn_for_objects(f"{input_data_prefix or 'datasets/'}*")
+        datasets = data_bucket.arn_for_objects(f"{input_data_prefix or DATASETS_PREFIX}*")
         for role, actions, reasons, reason in (
             (
                 job.role,
@@ -175,6 +178,14 @@ class ModelBuildStack(cdk.Stack):
         cdk.CfnOutput(self, "ModelPackageGroupName", value=settings.model_package_group_name)
         cdk.CfnOutput(self, FINGERPRINT_OUTPUT, value=self.fingerprint)
         cdk.CfnOutput(self, WAIT_SECONDS_OUTPUT, value=str(self.training_wait_seconds))
+        if retraining_starter is not None:  # (role name, the retraining function roles of other accounts)
+            RetrainingStarterRole(
+                self,
+                "RetrainingStarter",
+                role_name=retraining_starter[0],
+                trusted_roles=retraining_starter[1],
+                pipeline_name=settings.pipeline_name,
+            )
         if starter is not None:
             starter_role = PipelineStarterRole(self, "Starter", trust=starter, pipeline_name=settings.pipeline_name)
             cdk.CfnOutput(self, STARTER_ROLE_OUTPUT, value=starter_role.role_arn)

@@ -21,15 +21,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from config.naming import LIVE_MODEL_CFN_PARAMETER, NO_LIVE_MODEL
+from config.naming import CAPTURE_PREFIX, LIVE_MODEL_CFN_PARAMETER, NO_LIVE_MODEL
 from config.serving import Deployment, InstanceEndpoint, ServerlessEndpoint
 from stacks.serving.rollback_alarms import RollbackAlarms
 
 #: The one production variant. Its name must never change: SageMaker's guardrails require the new endpoint config to
 #: keep the old variant name, and the alarms and the autoscaling target name it.
 VARIANT_NAME = "AllTraffic"
-#: The capture bucket's prefix for endpoints (SageMaker appends <endpoint>/<variant>/<yyyy>/<mm>/<dd>/<hh>/).
-CAPTURE_PREFIX = "endpoints"
+
 #: What the captured records decode as text (the model's content and response types).
 CSV_CONTENT_TYPES = ["text/csv"]
 JSON_CONTENT_TYPES = ["application/json"]

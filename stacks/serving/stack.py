@@ -13,6 +13,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from config.naming import (
+    CAPTURE_PREFIX,
     batch_transform_job_prefix,
     endpoint_name,
     live_model_parameter_name,
@@ -25,7 +26,7 @@ from config.serving import InstanceEndpoint, ServingSettings
 from stacks.serving.autoscaling import EndpointAutoScaling
 from stacks.serving.batch_scoring import ScheduledBatchScoring
 from stacks.serving.deployer_role import ModelDeployerRole, deploy_flow_roles
-from stacks.serving.endpoint import CAPTURE_PREFIX, VARIANT_NAME, LiveEndpoint
+from stacks.serving.endpoint import VARIANT_NAME, LiveEndpoint
 from stacks.serving.host_role import ModelHostRole
 from stacks.serving.registry import RegistrySource
 from stacks.serving.rollback_alarms import RollbackAlarms

@@ -43,7 +43,7 @@ class CrossAccountModelReaders(Construct):
         stack = cdk.Stack.of(self)
         accounts = sorted({c.account for c in consumers})
         principals: list[iam.IPrincipal] = [iam.AccountPrincipal(account) for account in accounts]
-        host_roles = {"aws:PrincipalArn": sorted(c.host_role_arn(stack.partition) for c in consumers)}
+        host_roles = {"aws:PrincipalArn": sorted(arn for c in consumers for arn in c.reader_role_arns(stack.partition))}
         bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServingAccountsReadModelData",

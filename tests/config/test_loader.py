@@ -245,7 +245,7 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     problems = sorted(problems_of(path))
     assert problems[:2] == [
         f"{path}: environments.dev.keep: unknown key (known keys: account, region, retain_data, owner, tags, "
-        "storage, train_on_push, serving)",
+        "storage, train_on_push, serving, monitoring)",
         f"{path}: environments.prod.account: must be 12 digits, got '1'",
     ]
     assert problems[2].startswith(

@@ -22,7 +22,7 @@ import pytest
 from local_endpoint.cli import main, smoke_test_command
 from local_endpoint.package import find_version, load_model
 from local_endpoint.server import MAX_PAYLOAD_BYTES, EndpointServer
-from tests.local_endpoint.conftest import GROUP, REPO_ROOT, RegisteredModel
+from tests.registered_model import GROUP, REPO_ROOT, RegisteredModel
 
 pytestmark = pytest.mark.xdist_group("local-endpoint")
 

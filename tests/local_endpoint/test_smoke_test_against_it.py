@@ -20,7 +20,7 @@ from model_deploy.smoke_test import (
 )
 
 from local_endpoint.server import EndpointServer
-from tests.local_endpoint.conftest import RegisteredModel
+from tests.registered_model import RegisteredModel
 from tools.smoke_test import main
 
 pytestmark = pytest.mark.xdist_group("local-endpoint")

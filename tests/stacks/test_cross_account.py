@@ -126,7 +126,11 @@ def test_the_train_step_crosses_into_dev_through_the_starter_role_only(
     ]
     assert assumable(delivery, train_role) == [starter_arn]
     build = cross_account_app.templates[("dev", "model-build")]
-    (starter,) = [r for r in resources(build, "AWS::IAM::Role").values() if r["Properties"].get("RoleName")]
+    (starter,) = [
+        r
+        for r in resources(build, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == "mlops-dev-pipeline-starter"
+    ]
     assert starter["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Action": "sts:AssumeRole",
@@ -155,7 +159,13 @@ def test_the_registry_shares_its_group_model_data_and_key_with_the_serving_accou
 ) -> None:
     registry = CROSS_ACCOUNT["dev"]
     serving_roots = [f"arn:aws:iam::{CROSS_ACCOUNT[e]}:root" for e in ("staging", "prod")]
-    host_roles = [f"arn:aws:iam::{CROSS_ACCOUNT[e]}:role/mlops-{e}-model-host" for e in ("staging", "prod")]
+    # the endpoints' host roles, and prod's monitoring job (it reads the live package's baseline)
+    host_roles = sorted(
+        [
+            *(f"arn:aws:iam::{CROSS_ACCOUNT[e]}:role/mlops-{e}-model-host" for e in ("staging", "prod")),
+            f"arn:aws:iam::{CROSS_ACCOUNT['prod']}:role/mlops-prod-monitor-job",
+        ]
+    )
     group = f"arn:aws:sagemaker:eu-west-1:{registry}:model-package-group/mlops-dev-german-credit"
     versions = f"arn:aws:sagemaker:eu-west-1:{registry}:model-package/mlops-dev-german-credit/*"
     cross_account_app.template("dev", "model-build").has_resource_properties(
@@ -183,3 +193,27 @@ def test_the_registry_shares_its_group_model_data_and_key_with_the_serving_accou
                      synthesized_app.template("dev", "model-build")):  # fmt: skip
         for group_resource in template.find_resources("AWS::SageMaker::ModelPackageGroup").values():
             assert "ModelPackageGroupPolicy" not in group_resource["Properties"]
+
+
+def test_cross_account_retraining_starts_the_registry_pipeline_as_its_starter_role_only(
+    cross_account_app: SynthesizedApp,
+) -> None:
+    registry, prod = CROSS_ACCOUNT["dev"], CROSS_ACCOUNT["prod"]
+    build = cross_account_app.template("dev", "model-build")
+    build.has_resource_properties("AWS::IAM::Role", {
+        "RoleName": "mlops-dev-retraining-starter",
+        "AssumeRolePolicyDocument": {"Statement": [{
+            "Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{prod}:root"},
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": [f"arn:aws:iam::{prod}:role/mlops-prod-retraining"]}}}]},
+    })  # fmt: skip
+    monitoring = cross_account_app.template("prod", "monitoring")
+    starter = f"arn:aws:iam::{registry}:role/mlops-dev-retraining-starter"
+    monitoring.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": Match.object_like({"STARTER_ROLE_ARN": starter,
+                                                        "PIPELINE_NAME": "mlops-dev-model-build"})}})  # fmt: skip
+    # the function's own role may only assume the starter: no SageMaker permission in prod's account
+    policies = monitoring.find_resources("AWS::IAM::Policy")
+    actions = {a for p in policies.values() for st in p["Properties"]["PolicyDocument"]["Statement"]
+               for a in as_list(st["Action"]) if "Retraining" in str(p["Properties"]["Roles"])}  # fmt: skip
+    assert "sts:AssumeRole" in actions
+    assert not {a for a in actions if a.startswith("sagemaker:")}, actions

@@ -19,7 +19,9 @@ from sagemaker_code.steps.hyperparameters import Hyperparameter, parse_table
 
 SPEC = {"name": "t", "columns": []}
 #: What the SageMaker XGBoost 3.2-0 image provides besides the standard library (its pyproject.toml).
-IMAGE_PACKAGES = frozenset({"numpy", "pandas", "xgboost", "sagemaker_inference", "flask"})
+#: scipy, boto3 and botocore: the monitor's tests and its AWS calls (aws/sagemaker-xgboost-container pins all three
+#: in its requirements.txt; the image also carries scikit-learn, which the step code does not use).
+IMAGE_PACKAGES = frozenset({"numpy", "pandas", "xgboost", "sagemaker_inference", "flask", "scipy", "boto3", "botocore"})
 
 
 def names(data: bytes) -> list[str]:

@@ -27,7 +27,7 @@ from sagemaker_code.definition.settings import PipelineSettings, pipeline_settin
 from sagemaker_code.steps import contract
 
 #: Parameters any text is fine for.
-FREE_TEXT = {"InputDataUri", "GitCommit", "ModelBuildFingerprint"}
+FREE_TEXT = {"InputDataUri", "GitCommit", "Trigger", "ModelBuildFingerprint"}
 JOB_STEPS = {contract.PREPROCESS_STEP, contract.TRAIN_STEP, contract.EVALUATE_STEP}
 
 

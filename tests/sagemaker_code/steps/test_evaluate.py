@@ -17,6 +17,7 @@ from sagemaker_code.steps.common import StepError, read_xgboost_csv
 from sagemaker_code.steps.cost import expected_cost
 from sagemaker_code.steps.evaluate import evaluate, main, score_test_split
 from sagemaker_code.steps.gates import GateThresholds
+from sagemaker_code.steps.prediction_baseline import read_prediction_baseline, score_histogram
 from sagemaker_code.steps.spec import DatasetSpec, load_spec
 from tests.step_fixtures import GATE_ARGS, PipelineRun, write_spec_json
 
@@ -277,6 +278,17 @@ def test_probabilities_match_the_booster(sample_run: PipelineRun, spec: DatasetS
     scores = score_test_split(model, sample_run.data / "test", spec)
     assert scores.probabilities.shape == (150,)
     assert np.all((scores.probabilities > 0) & (scores.probabilities < 1))
+
+
+def test_prediction_baseline_for_the_monitor(sample_run: PipelineRun, spec: DatasetSpec) -> None:
+    report = sample_run.evaluation_json()
+    baseline = read_prediction_baseline(report)
+    assert baseline is not None
+    scores = score_test_split(load_model_artifacts(sample_run.model), sample_run.data / "test", spec)
+    assert baseline.rows == 150
+    assert np.array_equal(baseline.counts, score_histogram(scores.probabilities, baseline.edges))
+    assert baseline.positive_rate == pytest.approx(float(scores.predicted.mean()))
+    assert baseline.decision_threshold == report["decision_threshold"]
 
 
 def test_test_split_of_another_preprocess_run(sample_run: PipelineRun, spec: DatasetSpec, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.step_fixtures import REPO_ROOT, PipelineRun
 
-STEPS = ("preprocess", "train", "evaluate", "bias")
+STEPS = ("preprocess", "train", "evaluate", "bias", "monitor")
 
 
 def test_steps_start_as_files_and_as_modules(tmp_path: Path) -> None:

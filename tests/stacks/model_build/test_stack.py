@@ -38,7 +38,7 @@ def build(synthesized_app: SynthesizedApp, env_name: str) -> Template:
 
 @pytest.fixture
 def definition(synthesized_app: SynthesizedApp, env_name: str) -> dict[str, Any]:
-    return load_definition(synthesized_app.outdir, env_name).definition
+    return load_definition(synthesized_app.outdir, env_name, f"mlops-{env_name}-model-build").definition
 
 
 def all_steps(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -125,8 +125,9 @@ def test_parameters_and_defaults(definition: dict[str, Any]) -> None:
         assert params["".join(part.capitalize() for part in name.split("_"))][1] == value, name
     assert params["TrainingInstanceCount"] == ("Integer", build.training_instance_count)
     assert params["BiasMitigation"] == ("String", build.bias_mitigation)
-    assert {"InputDataUri", "GitCommit", "NumRound", "ProcessingInstanceCount"} <= set(params)
-    assert len(params) == 13 + len(hyperparameters)
+    assert {"InputDataUri", "GitCommit", "Trigger", "NumRound", "ProcessingInstanceCount"} <= set(params)
+    assert params["Trigger"] == ("String", "manual")  # retraining sets it: alarm:<name>@<time>, schedule@<time>
+    assert len(params) == 14 + len(hyperparameters)
     # lineage: the stack replaces the sentinel default with its sha256 over the definition, step code and data
     kind, fingerprint = params["ModelBuildFingerprint"]
     assert kind == "String"
@@ -168,7 +169,7 @@ def test_steps_run_as_the_job_role_with_encryption(build: Template, definition: 
 
 
 def test_step_code_comes_from_the_code_asset(synthesized_app: SynthesizedApp, env_name: str) -> None:
-    loaded = load_definition(synthesized_app.outdir, env_name)
+    loaded = load_definition(synthesized_app.outdir, env_name, f"mlops-{env_name}-model-build")
     steps = all_steps(loaded.definition["Steps"])
     code_uri = steps["Train"]["Arguments"]["HyperParameters"]["sagemaker_submit_directory"]
     assert code_uri in loaded.s3_objects, "the training code must be a CDK asset of the stage"
@@ -280,9 +281,11 @@ def test_registration(definition: dict[str, Any], env_name: str) -> None:
         "dataset_rows",
         "decision_threshold",
         "git_commit",
+        "trigger",
         "model_build_fingerprint",
         "pipeline_execution_arn",
     }
+    assert metadata["trigger"] == {"Get": "Parameters.Trigger"}
     assert metadata["dataset_name"] == SPEC.name == "german-credit"  # the spec's name, next to commit and fingerprint
     assert metadata["input_data_uri"] == {"Get": "Parameters.InputDataUri"}
     assert metadata["bias_mitigation"] == {"Get": "Parameters.BiasMitigation"}

@@ -1,8 +1,10 @@
-"""One real registered model for the local endpoint's tests: the real pipeline definition run once on the shipped
+"""One real registered model for the tests of the local endpoint, the synthetic traffic tool and the monitoring
+loop: the real pipeline definition run once on the shipped
 sample (as tests/local_pipeline/test_real_pipeline.py runs it, with ``DisparateImpactLower=0.2`` so that it
 registers), and the local endpoint serving it on a free port for the whole session.
 
-Every test module here is marked ``xdist_group("local-endpoint")`` so that ``make test`` runs them on one worker and
+A pytest plugin (tests/conftest.py), so that every test module sees the same session fixture. Every test module
+using it is marked ``xdist_group("local-endpoint")`` so that ``make test`` runs them on one worker and
 the pipeline runs once (see tests/shared_fixture_groups.py).
 """
 
@@ -22,7 +24,7 @@ from local_endpoint.server import EndpointServer
 from local_pipeline.s3 import LocalS3
 from tests.local_pipeline.definitions import run
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 GROUP = "t-models"
 
 

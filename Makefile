@@ -34,7 +34,7 @@ unexport PYTHONDONTWRITEBYTECODE
 MYPY_CACHE_DIR ?= $(HOME)/.cache/mlops-platform/mypy
 export MYPY_CACHE_DIR
 
-.PHONY: help setup synth test lint bench clean local-pipeline local-endpoint new-dataset lock cost
+.PHONY: help setup synth test lint bench clean local-pipeline local-monitoring local-endpoint new-dataset lock cost
 
 # `make local-pipeline` options: the assembly, the stage whose pipeline runs, the local workspace, extra arguments
 # (e.g. ARGS="--param AucThreshold=0.9" or ARGS="--input path/to/data.csv").
@@ -54,6 +54,7 @@ help:
 	@echo "make test    set up and run ruff, mypy and pytest"
 	@echo "make local-pipeline  run the dev SageMaker pipeline definition locally (STAGE, ARGS); synthesizes first"
 	@echo "             only when the app's inputs changed since cdk.out was written"
+	@echo "make local-monitoring  run prod's monitoring pipeline locally on the newest local model (MONITORED, ARGS)"
 	@echo "make local-endpoint  serve the newest locally registered model on 127.0.0.1:8080 (ARGS=\"--version N --port P\")"
 	@echo "make new-dataset CSV=path NAME=x  infer config/datasets/x.yaml from a CSV file (FORCE=1 overwrites)"
 	@echo "make cost   idle monthly cost of each environment's endpoint (prices: tools/prices.json; ARGS=\"-c config=x.yaml\")"
@@ -122,6 +123,13 @@ local-pipeline: setup
 	$(OFFLINE) $(PY) -m tools.synth --if-changed --exclude $(WORKSPACE) --outdir $(CDK_OUT)
 	$(OFFLINE) $(PY) -m local_pipeline --cdk-out $(CDK_OUT) --stage $(STAGE) --workspace $(WORKSPACE) $(ARGS)
 
+# Run a monitored environment's monitoring pipeline (MONITORED, default prod) here on the workspace: makes the newest
+# local version live there, says where captured traffic and ground truth go, runs the job, prints its report.
+MONITORED ?= prod
+local-monitoring: setup
+	$(OFFLINE) $(PY) -m tools.synth --if-changed --exclude $(WORKSPACE) --outdir $(CDK_OUT)
+	$(OFFLINE) $(PY) -m tools.local_monitoring --cdk-out $(CDK_OUT) --stage $(MONITORED) --workspace $(WORKSPACE) $(ARGS)
+
 # Serve a version of the local model registry (WORKSPACE/registry, written by local-pipeline) on 127.0.0.1 with
 # SageMaker's container contract and the package's own inference handlers (local_endpoint/); Ctrl-C stops it.
 local-endpoint: setup
@@ -141,6 +149,8 @@ bench: setup
 	$(PY) -m bench.clean_clone
 	$(OFFLINE) $(PY) -m bench.synth
 	$(OFFLINE) $(PY) -m bench.local_pipeline
+	$(OFFLINE) $(PY) -m bench.monitoring_job
+	$(OFFLINE) $(PY) bench/retraining_handler.py
 
 # Build outputs and caches only. Local runs are never removed: .local-pipeline (or WORKSPACE) holds the run history
 # (executions/<id>/: step folders and logs), the local S3 the registered models point into (s3/) and the local model

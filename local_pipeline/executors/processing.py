@@ -75,8 +75,8 @@ def _read_property_files(node: StepNode, run: Execution, folders: Mapping[str, P
 def local_aws(run: Execution) -> dict[str, str]:
     """The local stand-in for AWS of the steps, when the run's S3 and registry folders are siblings (as the CLI lays
     them out); otherwise nothing, and a step that calls AWS fails naming what it could not reach."""
-    root = run.s3.root.parent
-    return {LOCAL_AWS_ROOT: str(root)} if run.registry.root.parent == root else {}
+    root = run.s3.root.resolve().parent
+    return {LOCAL_AWS_ROOT: str(root)} if run.registry.root.resolve().parent == root else {}
 
 
 def run_processing(node: StepNode, run: Execution) -> StepOutcome:

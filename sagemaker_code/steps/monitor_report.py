@@ -157,7 +157,8 @@ def alerts(report: Mapping[str, Any], thresholds: Thresholds) -> list[str]:
     for feature in quality.get("features", []):
         if feature["drifted"]:
             found.append(
-                f"feature {feature['feature']} drifted (PSI {_number(feature['psi'])}, p {_number(feature['p_value_adjusted'])})"
+                f"feature {feature['feature']} drifted (PSI {_number(feature['psi'])}, "
+                f"p {_number(feature['p_value_adjusted'])})"
             )
     prediction = report.get("prediction") or {}
     if isinstance(prediction.get("psi"), float) and prediction["psi"] >= thresholds.psi:

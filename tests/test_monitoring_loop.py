@@ -34,6 +34,7 @@ from tests.conftest import SynthesizedApp
 from tests.deploy.account import Cloud
 from tests.deploy.conftest import stacks_of
 from tests.event_patterns import concrete, event, matches
+from tests.lambdas.context import LambdaContext
 from tests.lambdas.retraining.world import create_resources
 from tests.local_endpoint.test_endpoint import csv_body, feature_rows, request
 from tests.registered_model import GROUP, RegisteredModel
@@ -133,8 +134,8 @@ def test_drifted_production_traffic_retrains_the_registry_model_once(
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         create_resources(environ, sagemaker)  # the state table and topic as the stack names them, the pipeline
         handler = importlib.reload(importlib.import_module("retraining.handler"))
-        first = handler.handler(change, LambdaContext())
-        again = handler.handler(change, LambdaContext())
+        first = handler.handler(change, LambdaContext("mlops-prod-retraining", REGION, ACCOUNT))
+        again = handler.handler(change, LambdaContext("mlops-prod-retraining", REGION, ACCOUNT))
         executions = sagemaker.list_pipeline_executions(PipelineName=environ["PIPELINE_NAME"])
         (started,) = executions["PipelineExecutionSummaries"]
         parameters = {p["Name"]: p["Value"] for p in sagemaker.list_pipeline_parameters_for_execution(
@@ -142,10 +143,3 @@ def test_drifted_production_traffic_retrains_the_registry_model_once(
     assert (first["decision"], again["decision"]) == ("started", "duplicate")
     assert parameters["InputDataUri"] == environ["TRAINING_DATA_URI"]
     assert parameters["Trigger"].startswith(f"alarm:{alarm['AlarmName']}@")
-
-
-class LambdaContext:
-    function_name = "mlops-prod-retraining"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-    aws_request_id = "7d4c2b1a-0000-4000-8000-000000000001"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tests.lambdas.batch_scoring.test_scoring import ENVIRON, EXPECTED_REQUEST, JOB, REGION
+from tests.lambdas.context import LambdaContext
 
 EVENT = {
     "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
@@ -18,11 +20,7 @@ EVENT = {
 }  # fmt: skip
 
 
-class Context:
-    function_name = "mlops-prod-batch-scoring"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
-    aws_request_id = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+Context = partial(LambdaContext, "mlops-prod-batch-scoring", region=REGION)
 
 
 @pytest.fixture

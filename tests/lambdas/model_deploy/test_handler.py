@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import importlib
 import json
+from functools import partial
 from types import ModuleType
 
 import pytest
 
+from tests.lambdas.context import LambdaContext
 from tests.lambdas.model_deploy.deploy_world import DeployWorld
 from tests.lambdas.model_deploy_trigger.sample_events import ACCOUNT, REGION, package_arn
 
 pytestmark = pytest.mark.xdist_group("model-deploy-moto")
 
 
-class Context:
-    function_name = "mlops-dev-model-deploy-tasks"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-    aws_request_id = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+Context = partial(LambdaContext, "mlops-dev-model-deploy-tasks", region=REGION, account=ACCOUNT)
 
 
 @pytest.fixture

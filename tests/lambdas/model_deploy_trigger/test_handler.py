@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import importlib
 import json
+from functools import partial
 from types import ModuleType
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.lambdas.context import LambdaContext
 from tests.lambdas.model_deploy_trigger import sample_events as samples
 from tests.lambdas.model_deploy_trigger.world import World
 
 pytestmark = pytest.mark.xdist_group("model-deploy-moto")
 
 
-class Context:
-    function_name = "mlops-dev-model-deploy-trigger"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:eu-west-1:{samples.ACCOUNT}:function:{function_name}"
-    aws_request_id = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+Context = partial(LambdaContext, "mlops-dev-model-deploy-trigger", account=samples.ACCOUNT)
 
 
 @pytest.fixture

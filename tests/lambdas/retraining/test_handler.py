@@ -6,23 +6,21 @@ from __future__ import annotations
 import importlib
 import io
 import json
+from functools import partial
 from types import ModuleType
 
 import pytest
 from botocore.exceptions import ClientError
 from retraining.settings import Settings
 
+from tests.lambdas.context import LambdaContext
 from tests.lambdas.retraining import sample_events as samples
 from tests.lambdas.retraining.world import _PROJECTS, DRIFT, client, create_resources, environ_for
 
 pytestmark = pytest.mark.xdist_group("retraining-moto")
 
 
-class Context:
-    function_name = "mlops-dev-retraining"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:eu-west-1:{samples.ACCOUNT}:function:{function_name}"
-    aws_request_id = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+Context = partial(LambdaContext, "mlops-dev-retraining", account=samples.ACCOUNT)
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from tests.lambdas.retraining.world import create_resources
 from tests.local_endpoint.test_endpoint import csv_body, feature_rows, request
 from tests.registered_model import GROUP, RegisteredModel
 
-pytestmark = pytest.mark.xdist_group("local-endpoint")
+pytestmark = pytest.mark.xdist_group("synth")  # its app synth is shared; the pipeline run is cheaper
 
 GENERATED = re.compile(r"\$\{(?:Ref|Name):[^}]*/([A-Za-z0-9]+)\}")
 PROJECT, ENV, ACCOUNT, REGION = "mlops", "prod", "123456789012", "eu-west-1"

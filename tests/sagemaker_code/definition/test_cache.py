@@ -138,10 +138,13 @@ def test_builds_in_background_then_reads_the_cache(tmp_path: Path, monkeypatch: 
 
 
 def test_builder_failure_is_reported_with_its_output(tmp_path: Path) -> None:
-    broken = dataclasses.replace(SETTINGS, region="xx-nowhere-1")  # no SageMaker images in that region
+    # settings the builder cannot read (a number where it expects names): it fails at once, before the SDK import
+    # (an SDK failure, e.g. a region without SageMaker images, takes the ~5 s of that import to show the same path)
+    broken = dataclasses.replace(SETTINGS, facets=7)  # type: ignore[arg-type]
     builds = DefinitionBuilds.start([broken], tmp_path)
-    with pytest.raises(DefinitionBuildError, match="building the SageMaker pipeline definitions failed"):
+    with pytest.raises(DefinitionBuildError, match="building the SageMaker pipeline definitions failed") as info:
         builds.get(broken.pipeline_name)
+    assert "TypeError" in str(info.value)  # the builder's own output is in the message
     assert not builds.path(broken).exists()
 
 

@@ -16,9 +16,10 @@ class ModelHostRole(Construct):
     """``role``: assumable by SageMaker; reads the registry's model data (artifacts bucket, through S3 with its data
     key), pulls ``images``, writes the endpoint's logs and, when ``capture`` is given, its captured data.
 
-    A registry in another account must also grant this role (by name, :attr:`role_arn`) on its side: the artifacts
-    bucket policy ``s3:GetObject`` on the model data prefix, the data key policy ``kms:Decrypt`` through S3, and the
-    model package group policy ``sagemaker:DescribeModelPackage`` / ``CreateModel`` for this account.
+    A registry in another account grants this role (by name, :attr:`role_arn`) on its side: the artifacts bucket
+    and data key policies (:mod:`stacks.storage.model_readers`) and the model package group policy for this account
+    (:func:`stacks.model_build.sagemaker_pipeline.group_sharing_policy`); tests/deploy/cross_account.py checks both
+    sides.
     """
 
     def __init__(

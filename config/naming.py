@@ -227,6 +227,11 @@ def monitoring_pipeline_name(project: str, env_name: str) -> str:
     return f"{environment_prefix(project, env_name)}-monitoring"
 
 
+def monitor_job_role_name(project: str, env_name: str) -> str:
+    """The monitoring job's role: named, because a registry in another account grants it read access by name."""
+    return f"{environment_prefix(project, env_name)}-monitor-job"
+
+
 def monitoring_namespace(project: str) -> str:
     """The CloudWatch namespace of the monitoring job's metrics (dimensions Environment, Endpoint, ...)."""
     return f"{project}/Monitoring"

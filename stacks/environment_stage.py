@@ -26,6 +26,7 @@ from config.naming import (
     model_build_pipeline_name,
     model_host_role_name,
     model_package_group_name,
+    monitor_job_role_name,
     retraining_function_name,
     retraining_starter_role_name,
     starter_role_name,
@@ -39,7 +40,7 @@ from stacks.model_build.starter_role import StarterTrust
 from stacks.model_deploy.stack import ModelDeployStack
 from stacks.model_deploy.targets import serving_targets
 from stacks.monitoring.retraining import RetrainingTarget
-from stacks.monitoring.stack import MonitoringStack, monitor_job_role_name
+from stacks.monitoring.stack import MonitoringStack
 from stacks.serving.registry import RegistrySource
 from stacks.serving.stack import ServingStack, served_images
 from stacks.storage.stack import StorageStack

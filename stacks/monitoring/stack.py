@@ -23,6 +23,7 @@ from config.naming import (
     endpoint_name,
     environment_prefix,
     live_model_parameter_name,
+    monitor_job_role_name,
     monitoring_namespace,
 )
 from sagemaker_code.definition.monitoring import MonitorPipelineSettings
@@ -39,10 +40,6 @@ from stacks.monitoring.retraining import Retraining, RetrainingTarget
 from stacks.serving.endpoint import VARIANT_NAME
 from stacks.serving.registry import RegistrySource
 from stacks.storage.stack import StorageStack
-
-
-def monitor_job_role_name(project: str, env_name: str) -> str:
-    return f"{environment_prefix(project, env_name)}-monitor-job"
 
 
 class MonitoringStack(cdk.Stack):

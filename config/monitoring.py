@@ -11,7 +11,6 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, model_validator
 
 from config.base import StrictModel
-from config.delivery import Email
 from config.serving import PREFIX_RE, SCHEDULE_RE, InstanceEndpoint, ServingSettings
 
 FINITE = ConfigDict(allow_inf_nan=False)
@@ -127,23 +126,9 @@ class Retraining(StrictModel):
         return self
 
 
-class AlarmSettings(StrictModel):
-    """Endpoint health alarms next to the monitoring ones."""
-
-    max_5xx_errors: int = Field(default=0, ge=0, description="Alarm on more 5XX errors than this in 5 minutes.")
-    max_latency_p99_ms: int = Field(
-        default=1000, ge=1, le=600_000, description="Alarm on a model latency p99 above this over 15 minutes."
-    )
-    no_invocations_hours: int | None = Field(
-        default=None,
-        ge=1,
-        le=168,
-        description="Alarm when the endpoint got no request for this many hours. Omitted: no such alarm.",
-    )
-
-
 class MonitoringSettings(StrictModel):
-    """The scheduled monitoring job of an environment's endpoint, its alarms, dashboard and retraining."""
+    """The scheduled monitoring job of an environment's endpoint, its alarms and retraining (the endpoint's health
+    alarms and the topic's subscribers are ``serving.alarms``, for every serving environment)."""
 
     schedule: str = Field(
         default="cron(15 * * * ? *)",
@@ -163,10 +148,6 @@ class MonitoringSettings(StrictModel):
     drift: DriftThresholds = Field(default_factory=DriftThresholds, description="Drift thresholds.")
     quality: QualityThresholds = Field(default_factory=QualityThresholds, description="Quality thresholds.")
     bias: BiasBounds | None = Field(default=None, description="DI bounds. Omitted: model_build.disparate_impact.")
-    alarms: AlarmSettings = Field(default_factory=AlarmSettings, description="Endpoint health alarms.")
-    notification_emails: list[Email] = Field(
-        default_factory=list, description="E-mail subscriptions of the environment's monitoring topic."
-    )
     retraining: Retraining | None = Field(
         default=None, description="Retrain on drift, quality and bias alarms. Omitted: alarms only notify."
     )

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from config.base import StrictModel
+from config.delivery import Email
 from config.model_build import InferenceInstanceType
 
 #: The memory sizes a serverless endpoint may have (SageMaker: 1 GB steps from 1 to 6 GB).
@@ -277,6 +278,26 @@ class BatchScoring(StrictModel):
         return self
 
 
+class EndpointAlarms(StrictModel):
+    """Health alarms of the endpoint (every serving environment), and who hears them and the monitoring ones."""
+
+    max_5xx_errors: int = Field(default=0, ge=0, description="Alarm on more 5XX errors than this in 5 minutes.")
+    max_latency_p99_ms: int = Field(
+        default=1000, ge=1, le=600_000, description="Alarm on a model latency p99 above this over 15 minutes."
+    )
+    no_invocations_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=168,
+        description="Alarm when the endpoint got no request for this many hours. Omitted: no such alarm.",
+    )
+    notification_emails: list[Email] = Field(
+        default_factory=list,
+        description="E-mail subscriptions of the environment's monitoring topic (these alarms, the monitoring job's, "
+        "retraining decisions).",
+    )
+
+
 class ServingSettings(StrictModel):
     """What an environment serves and how a model goes live there."""
 
@@ -290,6 +311,9 @@ class ServingSettings(StrictModel):
     require_approval: bool = Field(
         default=False,
         description="A person approves before a model goes live here (after the previous environment's smoke test).",
+    )
+    alarms: EndpointAlarms = Field(
+        default_factory=EndpointAlarms, description="Endpoint health alarms and the monitoring topic's subscribers."
     )
     batch: BatchScoring | None = Field(
         default=None,

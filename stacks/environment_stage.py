@@ -17,7 +17,6 @@ from constructs import Construct
 from config.dataset_spec import DatasetSpec
 from config.loader import sample_data_path
 from config.model import PlatformConfig
-from config.monitoring import MonitoringSettings
 from config.naming import (
     MODEL_DEPLOY_COMPONENT,
     MONITORING_COMPONENT,
@@ -40,7 +39,7 @@ from stacks.model_build.starter_role import StarterTrust
 from stacks.model_deploy.stack import ModelDeployStack
 from stacks.model_deploy.targets import serving_targets
 from stacks.monitoring.retraining import RetrainingTarget
-from stacks.monitoring.stack import MonitoringStack
+from stacks.monitoring.stack import MonitoredJob, MonitoringStack
 from stacks.serving.registry import RegistrySource
 from stacks.serving.stack import ServingStack, served_images
 from stacks.storage.stack import StorageStack
@@ -147,12 +146,10 @@ class EnvironmentStage(cdk.Stage):
                 model_images=served_images(json.loads(definition)),
                 **common,
             )
-            if settings.monitoring is not None:
-                if monitoring is None:
-                    raise ValueError(f"environments.{env_name} is monitored but no monitoring definition was given")
-                self.monitoring = self._monitoring_stack(
-                    config, env_name, settings.monitoring, monitoring, source, dataset_spec, pipeline, common
-                )
+            if (settings.monitoring is None) != (monitoring is None):
+                raise ValueError(f"environments.{env_name}: a monitoring definition goes with a monitoring section")
+            self.monitoring = self._monitoring_stack(config, env_name, monitoring, source, dataset_spec, pipeline,
+                                                     common)  # fmt: skip
 
         self.model_deploy: ModelDeployStack | None = None
         if served:  # this environment is the registry of at least one serving environment
@@ -180,47 +177,60 @@ class EnvironmentStage(cdk.Stage):
         self,
         config: PlatformConfig,
         env_name: str,
-        settings: MonitoringSettings,
-        monitoring: tuple[MonitorPipelineSettings, str],
+        monitoring: tuple[MonitorPipelineSettings, str] | None,
         registry: RegistrySource,
         dataset_spec: DatasetSpec,
         pipeline: PipelineSettings,
         common: dict[str, Any],
     ) -> MonitoringStack:
-        """The monitoring stack of a monitored serving environment. Retraining starts the registry's pipeline (same
+        """The monitoring stack of a serving environment: health alarms always; the job (``monitoring``: its
+        settings and definition) where the environment is monitored. Retraining starts the registry's pipeline (same
         region): directly in this account, else as the registry's retraining starter role. The registry pipeline's
-        failures are alarmed here only when it is in this account (CloudWatch metrics stay in their account)."""
+        failures are alarmed by the registry's own monitoring stack, when the registry serves."""
         prefix = config.project.name
+        env = config.environments[env_name]
+        if env.serving is None:
+            raise ValueError(f"environments.{env_name} serves nothing: no monitoring stack")
         here = registry.account == self.account and registry.region == self.region
         training_pipeline = model_build_pipeline_name(prefix, registry.env_name)
-        target = None
-        if settings.retraining is not None:
-            data_prefix = settings.retraining.training_data_prefix or config.model_build.input_data_prefix or ""
-            data_bucket = bucket_name(prefix, registry.env_name, "data", registry.account, registry.region)
-            target = RetrainingTarget(
-                pipeline_name=training_pipeline,
-                training_data_uri=f"s3://{data_bucket}/{data_prefix}",
-                account=registry.account,
-                starter_role_name=None if here else retraining_starter_role_name(prefix, registry.env_name),
+        job = None
+        if env.monitoring is not None and monitoring is not None:
+            target = None
+            retraining = env.monitoring.retraining
+            if retraining is not None:
+                data_prefix = retraining.training_data_prefix or config.model_build.input_data_prefix or ""
+                data_bucket = bucket_name(prefix, registry.env_name, "data", registry.account, registry.region)
+                target = RetrainingTarget(
+                    pipeline_name=training_pipeline,
+                    training_data_uri=f"s3://{data_bucket}/{data_prefix}",
+                    account=registry.account,
+                    starter_role_name=None if here else retraining_starter_role_name(prefix, registry.env_name),
+                )
+            monitor, definition = monitoring
+            job = MonitoredJob(
+                settings=env.monitoring,
+                monitor=monitor,
+                definition=definition,
+                dataset_spec=dataset_spec.model_dump(mode="json"),
+                hyperparameters=pipeline.hyperparameter_table,
+                min_auc=config.model_build.auc_threshold,
+                retraining=target,
             )
-        monitor, definition = monitoring
+        what = "monitoring job, alarms, dashboard and retraining" if job else "health alarms and dashboard"
         return MonitoringStack(
             self,
             MONITORING_COMPONENT,
             stack_name=config.stack_name(env_name, MONITORING_COMPONENT),
-            description=f"{prefix} {env_name}: monitoring job, alarms, dashboard and retraining of the endpoint",
+            description=f"{prefix} {env_name}: {what} of the endpoint",
             project=prefix,
             env_name=env_name,
-            settings=settings,
-            monitor=monitor,
-            definition=definition,
-            dataset_spec=dataset_spec.model_dump(mode="json"),
-            hyperparameters=pipeline.hyperparameter_table,
+            health=env.serving.alarms,
             storage=self.storage,
             registry=registry,
-            min_auc=config.model_build.auc_threshold,
-            retraining=target,
-            training_pipeline_name=training_pipeline if here else None,
+            job=job,
+            # the registry's own monitoring stack watches its training pipeline: one alarm per pipeline (alarm names
+            # are unique per account and region) and CloudWatch metrics stay in their account
+            training_pipeline_name=training_pipeline if registry.env_name == env_name else None,
             **common,
         )
 

@@ -10,12 +10,12 @@ ENV_STACKS = ("storage", "model-build")
 
 
 def components(config: PlatformConfig, env_name: str) -> set[str]:
-    """storage and model-build always; serving where the environment serves; monitoring where it is monitored;
-    model-deploy where it is the registry of a serving environment."""
+    """storage and model-build always; serving and monitoring (health alarms, and the job where it is monitored)
+    where the environment serves; model-deploy where it is the registry of a serving environment."""
     found = set(ENV_STACKS)
     if config.environments[env_name].serving is not None:
         found.add(SERVING_COMPONENT)
-    if config.environments[env_name].monitoring is not None:
+    if config.environments[env_name].serving is not None:
         found.add(MONITORING_COMPONENT)
     if config.served_from(env_name):
         found.add(MODEL_DEPLOY_COMPONENT)

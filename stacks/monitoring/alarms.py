@@ -26,6 +26,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from config.monitoring import MonitoringSettings
+from config.serving import EndpointAlarms
 
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -43,7 +44,8 @@ class MonitoringAlarms(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: MonitoringSettings,
+        settings: MonitoringSettings | None,
+        health: EndpointAlarms,
         namespace: str,
         env_name: str,
         endpoint: str,
@@ -52,41 +54,17 @@ class MonitoringAlarms(Construct):
         pipelines: Sequence[str],
         topic: sns.ITopic,
     ) -> None:
+        """``settings``: the monitoring job's thresholds (None: the environment is not monitored, only ``health``)."""
         super().__init__(scope, construct_id)
         self._topic = topic
         self._endpoint = endpoint
         self.alarms: dict[str, cloudwatch.Alarm] = {}
-        dimensions = {"Environment": env_name, "Endpoint": endpoint}
-
-        def figure(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=namespace,
-                metric_name=name,
-                dimensions_map=dimensions,
-                statistic="Maximum",
-                period=FIGURE_PERIOD,
-            )
-
-        drift, quality = settings.drift, settings.quality
-        figures = [
-            ("feature-drift", "DriftedFeatures", GE, 1, "features drifted (PSI or test) from the live baseline"),
-            ("prediction-drift", "PredictionPSI", GE, drift.prediction_psi, "predictions drifted from the test split"),
-            ("auc", "AUC", LT, quality.min_auc if quality.min_auc is not None else min_auc, "AUC on ground truth low"),
-            ("bias", "BiasViolations", GE, 1, "a facet's disparate impact is outside its bounds"),
-            ("missing-values", "MissingValueRate", GT, drift.max_missing_rate, "a feature is missing too often"),
-            ("schema", "SchemaViolationRate", GT, drift.max_schema_violation_rate, "rows violate the schema"),
-        ]
-        if quality.max_expected_cost is not None:
-            figures.append(("cost", "ExpectedCost", GT, quality.max_expected_cost, "expected cost per prediction high"))
-        for short, metric, operator, threshold, what in figures:
-            self._add(short, figure(metric), operator, float(threshold), what, cloudwatch.TreatMissingData.IGNORE)
         #: What retraining can cure: the model no longer fits the traffic or its outcomes.
-        self.retraining_alarms = [
-            self.alarms[k] for k in ("feature-drift", "prediction-drift", "auc", "bias", "cost") if k in self.alarms
-        ]
-
+        self.retraining_alarms: list[cloudwatch.Alarm] = []
+        if settings is not None:
+            self._figures(settings, namespace, {"Environment": env_name, "Endpoint": endpoint}, min_auc)
         endpoint_dims = {"EndpointName": endpoint, "VariantName": variant}
-        alarms = settings.alarms
+        alarms = health
         errors = cloudwatch.Metric(
             namespace="AWS/SageMaker",
             metric_name="Invocation5XXErrors",
@@ -95,7 +73,7 @@ class MonitoringAlarms(Construct):
             period=cdk.Duration.minutes(5),
         )
         self._add(
-            "5xx-errors",
+            "health-5xx-errors",
             errors,
             GT,
             float(alarms.max_5xx_errors),
@@ -110,7 +88,7 @@ class MonitoringAlarms(Construct):
             period=cdk.Duration.minutes(15),
         )
         self._add(
-            "latency-p99",
+            "health-latency-p99",
             latency,
             GT,
             alarms.max_latency_p99_ms * 1000.0,  # ModelLatency is in microseconds
@@ -126,7 +104,7 @@ class MonitoringAlarms(Construct):
                 period=cdk.Duration.hours(alarms.no_invocations_hours),
             )
             self._add(
-                "no-invocations",
+                "health-no-invocations",
                 calls,
                 LT,
                 1.0,
@@ -150,6 +128,29 @@ class MonitoringAlarms(Construct):
                 cloudwatch.TreatMissingData.NOT_BREACHING,
                 name=f"{pipeline}-failed",
             )
+
+    def _figures(
+        self, settings: MonitoringSettings, namespace: str, dimensions: dict[str, str], min_auc: float
+    ) -> None:
+        def figure(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(namespace=namespace, metric_name=name, dimensions_map=dimensions,
+                                     statistic="Maximum", period=FIGURE_PERIOD)  # fmt: skip
+
+        drift, quality = settings.drift, settings.quality
+        figures = [
+            ("feature-drift", "DriftedFeatures", GE, 1, "features drifted (PSI or test) from the live baseline"),
+            ("prediction-drift", "PredictionPSI", GE, drift.prediction_psi, "predictions drifted from the test split"),
+            ("auc", "AUC", LT, quality.min_auc if quality.min_auc is not None else min_auc, "AUC on ground truth low"),
+            ("bias", "BiasViolations", GE, 1, "a facet's disparate impact is outside its bounds"),
+            ("missing-values", "MissingValueRate", GT, drift.max_missing_rate, "a feature is missing too often"),
+            ("schema", "SchemaViolationRate", GT, drift.max_schema_violation_rate, "rows violate the schema"),
+        ]
+        if quality.max_expected_cost is not None:
+            figures.append(("cost", "ExpectedCost", GT, quality.max_expected_cost, "expected cost per prediction high"))
+        for short, metric, operator, threshold, what in figures:
+            self._add(short, figure(metric), operator, float(threshold), what, cloudwatch.TreatMissingData.IGNORE)
+        retrain_on = ("feature-drift", "prediction-drift", "auc", "bias", "cost")
+        self.retraining_alarms = [self.alarms[k] for k in retrain_on if k in self.alarms]
 
     def _add(  # noqa: PLR0917 - one positional per alarm column, as the tables above read
         self,

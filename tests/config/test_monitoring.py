@@ -60,7 +60,7 @@ def test_what_cannot_be_monitored_or_retrained_is_refused(tmp_path: Path, text: 
         ("      drift: {psi: .inf}\n", "psi"),
         ("      quality: {min_auc: 1.2}\n", "min_auc"),
         ("      bias: {lower: 1.1, upper: 1.25}\n", "lower"),
-        ("      notification_emails: [not-an-email]\n", "notification_emails"),
+        ("      alarms: {max_5xx_errors: 0}\n", "alarms"),  # endpoint health alarms are serving.alarms now
         ("      window_hours: 0\n", "window_hours"),
         ("      retrain: {}\n", "retrain"),
     ],
@@ -85,3 +85,14 @@ def test_unmonitored_serving_environments_are_named_with_the_reason() -> None:
     assert any("environments.dev serves but is not monitored" in n and "serverless" in n for n in notes), notes
     assert any("environments.staging" in n for n in notes), notes
     assert not any("environments.prod" in n for n in notes), notes
+
+
+def test_endpoint_alarms_and_their_subscribers_belong_to_serving(tmp_path: Path) -> None:
+    text = serving("dev", SERVERLESS + "      alarms: {max_5xx_errors: 3, notification_emails: [ops@example.com]}\n",
+                   serving("qa", "      registry: dev\n" + instances()))  # fmt: skip
+    config = load_config(write(tmp_path, text))
+    dev = config.environments["dev"].serving
+    assert dev is not None
+    assert (dev.alarms.max_5xx_errors, dev.alarms.notification_emails) == (3, ["ops@example.com"])
+    bad = serving("dev", SERVERLESS + "      alarms: {notification_emails: [ops]}\n", WITH_QA)
+    assert any("notification_emails" in p for p in problems(tmp_path, bad))

@@ -10,6 +10,7 @@ from tests.deploy.cfn import Stack
 from tests.deploy.conftest import report, stacks_of
 from tests.deploy.cross_account import grants_are_honoured_across_accounts
 from tests.deploy.lifecycle import deletable, literal_partitions, strings
+from tests.deploy.names import physical_names_are_unique
 from tests.deploy.pipeline import inputs_are_listable
 from tests.deploy.rules import keys_admit_services, readers_can_decrypt
 
@@ -63,4 +64,9 @@ def test_no_aws_partition_literal_in_another_partition(other_partition_app: Synt
 
 def test_grants_across_accounts_are_honoured_by_the_resource_policy(cloud: Cloud) -> None:
     violations = grants_are_honoured_across_accounts(cloud)
+    assert not violations, report(violations)
+
+
+def test_physical_names_are_unique_where_aws_requires_it(cloud: Cloud) -> None:
+    violations = physical_names_are_unique(cloud)
     assert not violations, report(violations)

@@ -11,6 +11,7 @@ from tests.deploy.account import Cloud
 from tests.deploy.cfn import Stack
 from tests.deploy.cross_account import grants_are_honoured_across_accounts
 from tests.deploy.lifecycle import deletable, literal_partitions
+from tests.deploy.names import physical_names_are_unique
 from tests.deploy.pipeline import inputs_are_listable
 from tests.deploy.rules import keys_admit_services, readers_can_decrypt
 
@@ -406,3 +407,14 @@ def test_assuming_a_role_of_another_account_needs_its_trust_policy() -> None:
         caller["Caller"]["Properties"]["RoleName"] = name
         cloud_ = two_accounts({"Resources": caller}, {"Resources": {"Deployer": target}})
         assert len(grants_are_honoured_across_accounts(cloud_)) == expected, name
+
+
+def test_two_resources_with_one_physical_name_in_one_account_and_region_are_reported() -> None:
+    def alarm(name: str) -> dict[str, Any]:
+        return {"Resources": {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmName": name}}}}
+
+    (violation,) = physical_names_are_unique(cloud(alarm("pipeline-failed"), alarm("pipeline-failed")))
+    assert violation.startswith(f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:pipeline-failed is claimed by 2")
+    assert physical_names_are_unique(cloud(alarm("a-failed"), alarm("b-failed"))) == []
+    # the same name in two accounts is two resources
+    assert physical_names_are_unique(two_accounts(alarm("x"), alarm("x"))) == []

@@ -1,6 +1,7 @@
-"""The monitoring stack as synthesized for the shipped config: prod (instances, capture) is monitored, the serverless
-environments are not; alarms carry config's thresholds and a deliberate missing-data treatment; retraining listens to
-exactly the drift, quality and bias alarms; the job may read only what it monitors."""
+"""The monitoring stacks as synthesized for the shipped config: every serving environment has health alarms, a topic
+and a dashboard; prod (instances, capture) also has the monitoring job; alarms carry config's thresholds and a
+deliberate missing-data treatment; retraining listens to exactly the drift, quality and bias alarms; the job may read
+only what it monitors."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tests.event_patterns import concrete, event, matches
 
 CONFIG = load_config(DEFAULT_CONFIG_PATH)
 PROD = CONFIG.environments["prod"].monitoring
+PROD_SERVING = CONFIG.environments["prod"].serving
 RETRAIN_ON = {"feature-drift", "prediction-drift", "auc", "bias"}
 
 
@@ -29,13 +31,27 @@ def alarms_by_name(template: Template) -> dict[str, dict[str, Any]]:
             .values()}  # fmt: skip
 
 
-def test_only_environments_that_capture_data_are_monitored(synthesized_app: SynthesizedApp) -> None:
-    monitored = {stage for stage, component in synthesized_app.templates if component == "monitoring"}
-    assert monitored == {"prod"}
+def test_every_serving_environment_has_health_alarms_and_only_captured_ones_a_job(
+    synthesized_app: SynthesizedApp,
+) -> None:
+    stacks = {stage for stage, component in synthesized_app.templates if component == "monitoring"}
+    assert stacks == {name for name, env in CONFIG.environments.items() if env.serving is not None}
+    for stage in stacks:
+        template = synthesized_app.template(stage, "monitoring")
+        names = set(alarms_by_name(template))
+        assert {f"mlops-{stage}-endpoint-health-5xx-errors", f"mlops-{stage}-endpoint-health-latency-p99"} <= names, (
+            stage
+        )
+        pipelines = template.find_resources("AWS::SageMaker::Pipeline")
+        assert len(pipelines) == (1 if CONFIG.environments[stage].monitoring else 0), stage
+    # the registry (dev) watches its own training pipeline, once in the account
+    assert "mlops-dev-model-build-failed" in alarms_by_name(synthesized_app.template("dev", "monitoring"))
 
 
 def test_alarms_use_config_thresholds_and_chosen_missing_data_treatment(monitoring: Template) -> None:
     assert PROD is not None
+    assert PROD_SERVING is not None
+    health = PROD_SERVING.alarms
     alarms = alarms_by_name(monitoring)
     endpoint = "mlops-prod-endpoint"
     expected = {
@@ -46,13 +62,12 @@ def test_alarms_use_config_thresholds_and_chosen_missing_data_treatment(monitori
         f"{endpoint}-bias": ("BiasViolations", 1, "GreaterThanOrEqualToThreshold", "ignore"),
         f"{endpoint}-missing-values": ("MissingValueRate", PROD.drift.max_missing_rate, "GreaterThanThreshold",
                                        "ignore"),
-        f"{endpoint}-5xx-errors": ("Invocation5XXErrors", PROD.alarms.max_5xx_errors, "GreaterThanThreshold",
+        f"{endpoint}-health-5xx-errors": ("Invocation5XXErrors", health.max_5xx_errors, "GreaterThanThreshold",
                                    "notBreaching"),
-        f"{endpoint}-latency-p99": ("ModelLatency", PROD.alarms.max_latency_p99_ms * 1000, "GreaterThanThreshold",
+        f"{endpoint}-health-latency-p99": ("ModelLatency", health.max_latency_p99_ms * 1000, "GreaterThanThreshold",
                                     "notBreaching"),
-        f"{endpoint}-no-invocations": ("Invocations", 1, "LessThanThreshold", "breaching"),
+        f"{endpoint}-health-no-invocations": ("Invocations", 1, "LessThanThreshold", "breaching"),
         "mlops-prod-monitoring-failed": ("ExecutionFailed", 1, "GreaterThanOrEqualToThreshold", "notBreaching"),
-        "mlops-dev-model-build-failed": ("ExecutionFailed", 1, "GreaterThanOrEqualToThreshold", "notBreaching"),
     }  # fmt: skip
     for name, (metric, threshold, operator, missing) in expected.items():
         alarm = alarms[name]

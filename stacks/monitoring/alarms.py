@@ -33,6 +33,8 @@ GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 #: The monitoring job's figures are published once per run: an hour covers the shortest sensible schedule.
 FIGURE_PERIOD = cdk.Duration.hours(1)
+NOT_BREACHING = cloudwatch.TreatMissingData.NOT_BREACHING
+Operator = cloudwatch.ComparisonOperator
 PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
 
 
@@ -63,54 +65,7 @@ class MonitoringAlarms(Construct):
         self.retraining_alarms: list[cloudwatch.Alarm] = []
         if settings is not None:
             self._figures(settings, namespace, {"Environment": env_name, "Endpoint": endpoint}, min_auc)
-        endpoint_dims = {"EndpointName": endpoint, "VariantName": variant}
-        alarms = health
-        errors = cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name="Invocation5XXErrors",
-            statistic="Sum",
-            dimensions_map=endpoint_dims,
-            period=cdk.Duration.minutes(5),
-        )
-        self._add(
-            "health-5xx-errors",
-            errors,
-            GT,
-            float(alarms.max_5xx_errors),
-            "the endpoint answers with 5XX errors",
-            cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        latency = cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name="ModelLatency",
-            statistic="p99",
-            dimensions_map=endpoint_dims,
-            period=cdk.Duration.minutes(15),
-        )
-        self._add(
-            "health-latency-p99",
-            latency,
-            GT,
-            alarms.max_latency_p99_ms * 1000.0,  # ModelLatency is in microseconds
-            "model latency p99 is high",
-            cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-        if alarms.no_invocations_hours is not None:
-            calls = cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name="Invocations",
-                statistic="Sum",
-                dimensions_map=endpoint_dims,
-                period=cdk.Duration.hours(alarms.no_invocations_hours),
-            )
-            self._add(
-                "health-no-invocations",
-                calls,
-                LT,
-                1.0,
-                f"no request in {alarms.no_invocations_hours} h",
-                cloudwatch.TreatMissingData.BREACHING,
-            )
+        self._health(health, {"EndpointName": endpoint, "VariantName": variant})
         for pipeline in pipelines:
             failed = cloudwatch.Metric(
                 namespace=PIPELINE_NAMESPACE,
@@ -128,6 +83,24 @@ class MonitoringAlarms(Construct):
                 cloudwatch.TreatMissingData.NOT_BREACHING,
                 name=f"{pipeline}-failed",
             )
+
+    def _health(self, health: EndpointAlarms, dimensions: dict[str, str]) -> None:
+        """The endpoint's own metrics (AWS/SageMaker): no traffic is no error and no latency, but is the very
+        condition of the no-invocations alarm."""
+        rows: list[tuple[str, str, str, cdk.Duration, Operator, float, str, cloudwatch.TreatMissingData]] = [
+            ("health-5xx-errors", "Invocation5XXErrors", "Sum", cdk.Duration.minutes(5), GT,
+             float(health.max_5xx_errors), "the endpoint answers with 5XX errors", NOT_BREACHING),
+            ("health-latency-p99", "ModelLatency", "p99", cdk.Duration.minutes(15), GT,
+             health.max_latency_p99_ms * 1000.0, "model latency p99 is high", NOT_BREACHING),  # in microseconds
+        ]  # fmt: skip
+        hours = health.no_invocations_hours
+        if hours is not None:
+            rows.append(("health-no-invocations", "Invocations", "Sum", cdk.Duration.hours(hours), LT, 1.0,
+                         f"no request in {hours} h", cloudwatch.TreatMissingData.BREACHING))  # fmt: skip
+        for short, metric, statistic, period, operator, threshold, what, missing in rows:
+            measured = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=metric, statistic=statistic,
+                                         dimensions_map=dimensions, period=period)  # fmt: skip
+            self._add(short, measured, operator, threshold, what, missing)
 
     def _figures(
         self, settings: MonitoringSettings, namespace: str, dimensions: dict[str, str], min_auc: float

@@ -21,6 +21,7 @@ from config.naming import (
     MODEL_DEPLOY_COMPONENT,
     MONITORING_COMPONENT,
     SERVING_COMPONENT,
+    batch_transform_job_prefix,
     bucket_name,
     model_build_pipeline_name,
     model_host_role_name,
@@ -231,6 +232,7 @@ class EnvironmentStage(cdk.Stage):
             # the registry's own monitoring stack watches its training pipeline: one alarm per pipeline (alarm names
             # are unique per account and region) and CloudWatch metrics stay in their account
             training_pipeline_name=training_pipeline if registry.env_name == env_name else None,
+            batch_jobs=batch_transform_job_prefix(prefix, env_name) if env.serving.batch is not None else None,
             **common,
         )
 

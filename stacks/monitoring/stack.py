@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from config.monitoring import MonitoringSettings
@@ -27,6 +30,28 @@ from stacks.monitoring.retraining import Retraining, RetrainingTarget
 from stacks.serving.endpoint import VARIANT_NAME
 from stacks.serving.registry import RegistrySource
 from stacks.storage.stack import StorageStack
+
+
+def announce_failed_batch_jobs(scope: Construct, construct_id: str, *, prefix: str, topic: sns.ITopic) -> events.Rule:
+    """SageMaker's state change of a failed transform job named ``prefix``... -> a readable message on ``topic``.
+    Batch runs are asynchronous: the function that starts one has succeeded long before the job fails."""
+    job, reason = (
+        events.EventField.from_path("$.detail.TransformJobName"),
+        events.EventField.from_path("$.detail.FailureReason"),
+    )
+    return events.Rule(
+        scope,
+        construct_id,
+        description=f"Failed batch-scoring jobs ({prefix}*) to the monitoring topic",
+        event_pattern=events.EventPattern(
+            source=["aws.sagemaker"],
+            detail_type=["SageMaker Transform Job State Change"],
+            detail={"TransformJobStatus": ["Failed"], "TransformJobName": events.Match.prefix(prefix)},
+        ),
+        targets=[targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
+            f"Batch scoring job {job} failed: {reason}. Its input and output prefixes are in serving.batch; the "
+            "job's logs are in CloudWatch Logs under /aws/sagemaker/TransformJobs."))],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,10 +84,12 @@ class MonitoringStack(cdk.Stack):
         registry: RegistrySource,
         job: MonitoredJob | None,
         training_pipeline_name: str | None,
+        batch_jobs: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """``training_pipeline_name``: the registry's pipeline when it is in this account and region (its failures
-        are alarmed here too), else None."""
+        """``training_pipeline_name``: the registry's pipeline when this environment is the registry (its failures
+        are alarmed here), else None. ``batch_jobs``: the name prefix of the environment's batch-scoring transform
+        jobs, whose failures are announced on the topic (None: no batch scoring)."""
         super().__init__(scope, construct_id, **kwargs)
         endpoint = endpoint_name(project, env_name)
         namespace = monitoring_namespace(project)
@@ -105,6 +132,8 @@ class MonitoringStack(cdk.Stack):
             pipelines=pipelines,
             topic=self.topic,
         )
+        if batch_jobs is not None:
+            announce_failed_batch_jobs(self, "BatchScoringFailed", prefix=batch_jobs, topic=self.topic)
         self.retraining: Retraining | None = None
         if job is not None and job.retraining is not None:
             self.retraining = Retraining(

@@ -12,8 +12,10 @@ from aws_cdk.assertions import Template
 
 from app import cdk_json_context
 from config.model import StorageSettings
+from config.naming import batch_transform_job_prefix
 from config.serving import ServingSettings
 from stacks.compliance import add_compliance_checks
+from stacks.monitoring.stack import MonitoringStack
 from stacks.serving.registry import RegistrySource
 from stacks.serving.stack import ServingStack
 from stacks.storage.stack import StorageStack
@@ -42,11 +44,20 @@ def serving_variant_settings() -> ServingSettings:
 def synth_variant(outdir: Path, settings: ServingSettings) -> Template:
     """The serving stack of ``qa`` (storage beside it, registry dev in another account) with ``settings``, synthesized
     alone into ``outdir`` with cdk-nag (synth raises on an unacknowledged finding)."""
+    return synth_variant_stacks(outdir, settings)["serving"]
+
+
+def synth_variant_stacks(outdir: Path, settings: ServingSettings) -> dict[str, Template]:
+    """:func:`synth_variant`'s app: ``qa``'s storage, serving and (health-only) monitoring stacks, by component."""
     app = cdk.App(context=cdk_json_context(), outdir=str(outdir))
     env = cdk.Environment(account=VARIANT_ACCOUNT, region=REGION)
     storage = StorageStack(
         app, "storage", env=env, project="mlops", env_name="qa", settings=StorageSettings(), retain_data=False,
         serving=True,
+    )  # fmt: skip
+    registry = RegistrySource(
+        project="mlops", env_name="dev", account=REGISTRY_ACCOUNT, region=REGION,
+        model_package_group_name="mlops-dev-german-credit",
     )  # fmt: skip
     serving = ServingStack(
         app,
@@ -56,19 +67,18 @@ def synth_variant(outdir: Path, settings: ServingSettings) -> Template:
         project="mlops",
         env_name="qa",
         settings=settings,
-        registry=RegistrySource(
-            project="mlops",
-            env_name="dev",
-            account=REGISTRY_ACCOUNT,
-            region=REGION,
-            model_package_group_name="mlops-dev-german-credit",
-        ),
+        registry=registry,
         storage=storage,
         model_images=[VARIANT_IMAGE],
     )
+    monitoring = MonitoringStack(
+        app, "monitoring", env=env, stack_name="mlops-qa-monitoring", project="mlops", env_name="qa",
+        health=settings.alarms, storage=storage, registry=registry, job=None, training_pipeline_name=None,
+        batch_jobs=batch_transform_job_prefix("mlops", "qa") if settings.batch is not None else None,
+    )  # fmt: skip
     add_compliance_checks(app)
     app.synth()
-    return Template.from_stack(serving)
+    return {"serving": Template.from_stack(serving), "monitoring": Template.from_stack(monitoring)}
 
 
 @pytest.fixture(scope="session")

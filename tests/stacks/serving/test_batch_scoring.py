@@ -11,7 +11,8 @@ from aws_cdk.assertions import Template
 from batch_scoring.scoring import Settings
 
 from config.serving import ServingSettings
-from tests.stacks.serving.conftest import REGION, VARIANT_ACCOUNT, VARIANT_SETTINGS, synth_variant
+from tests.event_patterns import event, matches
+from tests.stacks.serving.conftest import REGION, VARIANT_ACCOUNT, VARIANT_SETTINGS, synth_variant_stacks
 from tests.stacks.serving.templates import as_list, by_sid, only, role_id, statements_of
 
 BATCH = {
@@ -26,9 +27,14 @@ BUCKET = f"arn:aws:s3:::mlops-qa-data-{VARIANT_ACCOUNT}-{REGION}"
 
 
 @pytest.fixture(scope="module")
-def batch_serving(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def batch_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Template]:
     settings = ServingSettings.model_validate({**VARIANT_SETTINGS, "batch": BATCH})
-    return synth_variant(tmp_path_factory.mktemp("serving-batch"), settings)
+    return synth_variant_stacks(tmp_path_factory.mktemp("serving-batch"), settings)
+
+
+@pytest.fixture(scope="module")
+def batch_serving(batch_stacks: dict[str, Template]) -> Template:
+    return batch_stacks["serving"]
 
 
 def function_of(template: Template) -> tuple[str, dict[str, Any]]:
@@ -113,3 +119,23 @@ def test_without_batch_there_is_no_schedule(serving_variant: Template) -> None:
         "Handler": "batch_scoring.handler.handler"}})  # fmt: skip
     sids = {s.get("Sid") for s in statements_of(serving_variant, role_id(serving_variant, "mlops-qa-model-host"))}
     assert not sids & {"ListBatchInput", "ReadBatchInput", "WriteBatchOutput", "BatchDataKey", "BatchLogs"}
+
+
+def test_a_failed_batch_job_is_announced_on_the_monitoring_topic(batch_stacks: dict[str, Template]) -> None:
+    """Batch runs are asynchronous: their failures reach the topic through SageMaker's own state-change events."""
+    monitoring = batch_stacks["monitoring"]
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    rule = only(monitoring, "AWS::Events::Rule")[1]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": topic}
+    assert "failed" in target["InputTransformer"]["InputTemplate"]
+
+    def state_change(name: str, status: str) -> dict[str, Any]:
+        return event("aws.sagemaker", "SageMaker Transform Job State Change", {
+            "TransformJobName": name, "TransformJobStatus": status, "FailureReason": "ClientError: bad row 3",
+            "TransformJobArn": f"arn:aws:sagemaker:{REGION}:{VARIANT_ACCOUNT}:transform-job/{name}"})  # fmt: skip
+
+    pattern = rule["EventPattern"]
+    assert matches(pattern, state_change("mlops-qa-batch-20261201T0200Z", "Failed"))
+    assert not matches(pattern, state_change("mlops-qa-batch-20261201T0200Z", "Completed"))
+    assert not matches(pattern, state_change("someone-elses-job", "Failed"))

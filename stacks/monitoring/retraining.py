@@ -18,7 +18,6 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -27,7 +26,7 @@ from constructs import Construct
 from config.monitoring import MonitoringSettings
 from config.naming import environment_prefix, retraining_function_name
 from stacks.compliance import acknowledge
-from stacks.model_deploy.functions import deploy_function
+from stacks.model_deploy.functions import default_policy, deploy_function
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,6 @@ class Retraining(Construct):
         target: RetrainingTarget,
         alarms: Sequence[cloudwatch.IAlarm],
         topic: sns.ITopic,
-        topic_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         retraining = settings.retraining
@@ -127,8 +125,7 @@ class Retraining(Construct):
             dead_letter_queue=self.dead_letter_queue,
         )
         self.table.grant_read_write_data(self.function)
-        topic.grant_publish(self.function)
-        topic_key.grant_encrypt_decrypt(self.function)
+        topic.grant_publish(self.function)  # with the topic key's kms:Decrypt and kms:GenerateDataKey*
         self.function.add_to_role_policy(
             iam.PolicyStatement(sid="AssumeStarter", actions=["sts:AssumeRole"], resources=[starter])
             if starter
@@ -165,15 +162,9 @@ class Retraining(Construct):
                 schedule=events.Schedule.expression(retraining.schedule),
                 targets=[rule_target],
             )
-        policy = self.function.role.node.find_child("DefaultPolicy") if self.function.role else None
-        if policy is not None:
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                "Key.grant_encrypt_decrypt: publishing to the monitoring topic, whose key is this one only.",
-            )
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-                "Key.grant_encrypt_decrypt on the monitoring topic's key only.",
-            )
+        acknowledge(
+            default_policy(self.function),
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Topic.grant_publish: SNS encrypts the function's decisions with the monitoring topic's own key (the "
+            "statement's resource is that key only).",
+        )

@@ -145,7 +145,6 @@ class MonitoringStack(cdk.Stack):
                 target=job.retraining,
                 alarms=self.alarms.retraining_alarms,
                 topic=self.topic,
-                topic_key=topic.key,
             )
             self.alarms.watch_retraining(self.retraining.function, self.retraining.dead_letter_queue)
         monitoring_dashboard(

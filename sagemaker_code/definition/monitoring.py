@@ -71,8 +71,7 @@ def build_monitoring(settings: MonitorPipelineSettings) -> str:
     """The definition JSON (with sentinels); the SDK records, nothing is sent to AWS."""
     import boto3
     from sagemaker.core import image_uris
-    from sagemaker.core.processing import ProcessingInput, ProcessingOutput, ProcessingS3Input, Processor
-    from sagemaker.core.shapes import ProcessingS3Output
+    from sagemaker.core.processing import Processor
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join
     from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
@@ -80,7 +79,7 @@ def build_monitoring(settings: MonitorPipelineSettings) -> str:
     from sagemaker.mlops.workflow.pipeline import Pipeline
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
-    from sagemaker_code.definition.steps import processing_command
+    from sagemaker_code.definition.steps import processing_command, s3_processing_input, s3_processing_output
 
     s, sentinels = settings, settings.sentinels
     session = PipelineSession(
@@ -111,24 +110,11 @@ def build_monitoring(settings: MonitorPipelineSettings) -> str:
         env={"AWS_DEFAULT_REGION": s.region},  # boto3 in the job: no region discovery
         sagemaker_session=session,
     )
-    code = ProcessingInput(
-        input_name=contract.CODE_INPUT,
-        s3_input=ProcessingS3Input(
-            s3_uri=sentinels.code_uri,
-            s3_data_type="S3Prefix",
-            local_path=contract.processing_input(contract.CODE_INPUT),
-            s3_input_mode="File",
-            s3_data_distribution_type="FullyReplicated",
-        ),
-    )
     report_dir = contract.processing_output(contract.MONITOR_OUTPUT)
-    report = ProcessingOutput(
-        output_name=contract.MONITOR_OUTPUT,
-        s3_output=ProcessingS3Output(
-            s3_uri=Join(on="/", values=[s.report_uri.rstrip("/"), ExecutionVariables.PIPELINE_EXECUTION_ID]),
-            local_path=report_dir,
-            s3_upload_mode="EndOfJob",
-        ),
+    code = s3_processing_input(contract.CODE_INPUT, sentinels.code_uri)
+    report = s3_processing_output(
+        contract.MONITOR_OUTPUT,
+        Join(on="/", values=[s.report_uri.rstrip("/"), ExecutionVariables.PIPELINE_EXECUTION_ID]),
     )
     arguments = [
         *("--live-model-parameter", s.live_model_parameter),

@@ -56,6 +56,31 @@ def processing_command(module: str) -> list[str]:
     return ["/bin/sh", "-c", script, module]
 
 
+def s3_processing_input(name: str, uri: Any, *, sharded: bool = False) -> ProcessingInput:
+    """The processing input ``name``, downloaded to its container path (``contract.processing_input``);
+    ``sharded``: each instance gets whole files of its own (ShardedByS3Key), else every file (FullyReplicated)."""
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=uri,
+            s3_data_type="S3Prefix",
+            local_path=contract.processing_input(name),
+            s3_input_mode="File",
+            s3_data_distribution_type="ShardedByS3Key" if sharded else "FullyReplicated",
+        ),
+    )
+
+
+def s3_processing_output(name: str, uri: Any) -> ProcessingOutput:
+    """The processing output ``name``, uploaded at the job's end from its container path to ``uri``."""
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(
+            s3_uri=uri, local_path=contract.processing_output(name), s3_upload_mode="EndOfJob"
+        ),
+    )
+
+
 def property_file(spec: PropertyFileSpec) -> PropertyFile:
     return PropertyFile(name=spec.name, output_name=spec.output, path=spec.path)
 
@@ -97,18 +122,7 @@ class StepContext:
         return f"s3://{self.settings.sentinels.artifacts_bucket}/pipelines/{self.settings.pipeline_name}"
 
     def s3_input(self, name: str, uri: Any, *, sharded: bool = False) -> ProcessingInput:
-        """The processing input ``name``, downloaded to its container path (``contract.processing_input``);
-        ``sharded``: each instance gets whole files of its own (ShardedByS3Key), else every file (FullyReplicated)."""
-        return ProcessingInput(
-            input_name=name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri,
-                s3_data_type="S3Prefix",
-                local_path=contract.processing_input(name),
-                s3_input_mode="File",
-                s3_data_distribution_type="ShardedByS3Key" if sharded else "FullyReplicated",
-            ),
-        )
+        return s3_processing_input(name, uri, sharded=sharded)
 
     def code_input(self) -> ProcessingInput:
         return self.s3_input(contract.CODE_INPUT, self.settings.sentinels.code_uri)
@@ -116,12 +130,7 @@ class StepContext:
     def s3_output(self, step: str, name: str) -> ProcessingOutput:
         """The processing output ``name``, uploaded from its container path to the execution's folder of ``step``."""
         uri = Join(on="/", values=[self.run_prefix, ExecutionVariables.PIPELINE_EXECUTION_ID, step, name])
-        return ProcessingOutput(
-            output_name=name,
-            s3_output=ProcessingS3Output(
-                s3_uri=uri, local_path=contract.processing_output(name), s3_upload_mode="EndOfJob"
-            ),
-        )
+        return s3_processing_output(name, uri)
 
     def processor(self, module: str, job_name: str, instance_count: Any = 1) -> Processor:
         sentinels, p = self.settings.sentinels, self.parameters

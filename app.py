@@ -27,7 +27,7 @@ from config.loader import ConfigError, config_path_from, load_everything
 from config.naming import DELIVERY_STAGE
 from sagemaker_code.definition.cache import AnySettings, DefinitionBuilds
 from sagemaker_code.definition.monitoring import MonitorPipelineSettings, monitor_pipeline_settings
-from sagemaker_code.definition.settings import pipeline_settings
+from sagemaker_code.definition.settings import PipelineSettings, pipeline_settings
 
 if TYPE_CHECKING:
     import aws_cdk as cdk
@@ -47,21 +47,32 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def definition_settings(config: PlatformConfig, spec: DatasetSpec, accounts: Mapping[str, str]) -> list[AnySettings]:
-    """Every pipeline definition the app needs: each environment's model build, and the monitoring pipeline of each
-    monitored environment."""
-    found: list[AnySettings] = [pipeline_settings(config, env_name, spec) for env_name in config.environments]
-    for env_name in config.environments:
-        monitor = monitor_pipeline_settings(config, env_name, accounts[env_name])
-        if monitor is not None:
-            found.append(monitor)
-    return found
+@dataclass(frozen=True)
+class DefinitionSettings:
+    """Every pipeline definition the app needs, by environment: each one's model build, and the monitoring
+    pipeline of each monitored one."""
+
+    model_builds: dict[str, PipelineSettings]
+    monitors: dict[str, MonitorPipelineSettings]
+
+    @classmethod
+    def of(cls, config: PlatformConfig, spec: DatasetSpec, accounts: Mapping[str, str]) -> DefinitionSettings:
+        monitors = {name: monitor_pipeline_settings(config, name, accounts[name]) for name in config.environments}
+        return cls(
+            model_builds={name: pipeline_settings(config, name, spec) for name in config.environments},
+            monitors={name: monitor for name, monitor in monitors.items() if monitor is not None},
+        )
+
+    def all(self) -> list[AnySettings]:
+        return [*self.model_builds.values(), *self.monitors.values()]
 
 
 def start_definition_builds(context_value: object | None, environ: Mapping[str, str]) -> DefinitionBuilds:
     """Load the config and start building every pipeline definition (in the background)."""
     loaded = load_everything(config_path_from(context_value, environ), environ.get("CDK_DEFAULT_ACCOUNT"))
-    return DefinitionBuilds.start(definition_settings(loaded.config, loaded.spec, loaded.accounts), DEFINITION_CACHE)
+    return DefinitionBuilds.start(
+        DefinitionSettings.of(loaded.config, loaded.spec, loaded.accounts).all(), DEFINITION_CACHE
+    )
 
 
 @dataclass(frozen=True)
@@ -87,12 +98,11 @@ def build_app(app: cdk.App, *, prefetched: DefinitionBuilds | None = None) -> Ap
         print(f"note: {note}", file=sys.stderr)
     config, spec, accounts, delivery_account = loaded.config, loaded.spec, loaded.accounts, loaded.delivery_account
 
-    settings = {env_name: pipeline_settings(config, env_name, spec) for env_name in config.environments}
-    wanted = definition_settings(config, spec, accounts)
+    wanted = DefinitionSettings.of(config, spec, accounts)
+    settings, monitors = wanted.model_builds, wanted.monitors
     builds = prefetched
-    if builds is None or builds.settings != {s.pipeline_name: s for s in wanted}:
-        builds = DefinitionBuilds.start(wanted, DEFINITION_CACHE)
-    monitors = {s.environment: s for s in wanted if isinstance(s, MonitorPipelineSettings)}
+    if builds is None or builds.settings != {s.pipeline_name: s for s in wanted.all()}:
+        builds = DefinitionBuilds.start(wanted.all(), DEFINITION_CACHE)
     stages = {
         name: EnvironmentStage(
             app,

@@ -26,8 +26,6 @@ from typing import Any, Protocol
 
 from sagemaker_code.steps.contract import LOCAL_AWS_ROOT
 
-LOCAL_ROOT_VARIABLE = LOCAL_AWS_ROOT  # the name the step's tests and docstrings use
-
 #: Data per PutMetricData call (the API takes up to 1,000).
 METRICS_PER_CALL = 500
 _S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/?(.*)$")
@@ -221,5 +219,5 @@ class LocalAws:
 
 def aws_from_environment() -> Aws:
     """Files under ``$MLOPS_LOCAL_AWS_ROOT`` when it is set, else boto3."""
-    root = os.environ.get(LOCAL_ROOT_VARIABLE)
+    root = os.environ.get(LOCAL_AWS_ROOT)
     return LocalAws(Path(root)) if root else Boto3Aws()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sagemaker_code.steps import monitor, monitor_io
+from sagemaker_code.steps import contract, monitor
 from sagemaker_code.steps.monitor_io import LocalAws, S3Location, hour_prefixes
 from sagemaker_code.steps.preprocess import preprocess
 from sagemaker_code.steps.spec import DatasetSpec
@@ -48,7 +48,7 @@ def train_statistics(spec: DatasetSpec, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def aws(tmp_path: Path, spec: DatasetSpec, train_statistics: dict[str, object]) -> Iterator[LocalAwsRoot]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(monitor_io.LOCAL_ROOT_VARIABLE, str(tmp_path / "aws"))
+        patch.setenv(contract.LOCAL_AWS_ROOT, str(tmp_path / "aws"))
         yield local_root(tmp_path / "aws", spec, train_statistics)
 
 
@@ -206,7 +206,7 @@ def test_a_package_without_a_prediction_baseline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     aws = local_root(tmp_path / "aws", spec, train_statistics, with_predictions=False)
-    monkeypatch.setenv(monitor_io.LOCAL_ROOT_VARIABLE, str(aws.root))
+    monkeypatch.setenv(contract.LOCAL_AWS_ROOT, str(aws.root))
     aws.write_capture(END - timedelta(minutes=30), traffic(300))
     assert run(spec_path, tmp_path, truth=False) == 0
     prediction = report(tmp_path)["prediction"]

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from config.monitoring import MonitoringSettings
 from config.serving import EndpointAlarms
+from stacks.serving.rollback_alarms import MICROSECONDS_PER_MS
 
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 GE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -91,7 +92,7 @@ class MonitoringAlarms(Construct):
             ("health-5xx-errors", "Invocation5XXErrors", "Sum", cdk.Duration.minutes(5), GT,
              float(health.max_5xx_errors), "the endpoint answers with 5XX errors", NOT_BREACHING),
             ("health-latency-p99", "ModelLatency", "p99", cdk.Duration.minutes(15), GT,
-             health.max_latency_p99_ms * 1000.0, "model latency p99 is high", NOT_BREACHING),  # in microseconds
+             float(health.max_latency_p99_ms * MICROSECONDS_PER_MS), "model latency p99 is high", NOT_BREACHING),
         ]  # fmt: skip
         hours = health.no_invocations_hours
         if hours is not None:

@@ -10,14 +10,10 @@ definitions (see :mod:`sagemaker_code.definition.cache`), so that the SDK's work
 
 from __future__ import annotations
 
-if __name__ == "__main__":  # as the CDK app: start jsii's Node.js (import aws_cdk) while the config loads
-    import threading
-
-    threading.Thread(target=__import__, args=("aws_cdk",), daemon=True).start()
-
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +133,10 @@ def npm_pin(package: str) -> str:
 
 
 def main() -> int:
+    # Start jsii's Node.js (import aws_cdk) while the config loads. Only once this module's own imports are done: a
+    # test run once failed with both threads importing at start-up (pydantic's lazy imports in one, importlib.resources
+    # in the other: "NameError: name 'sys' is not defined" and exit 1 instead of 2).
+    threading.Thread(target=__import__, args=("aws_cdk",), daemon=True).start()
     context = json.loads(os.environ.get("CDK_CONTEXT_JSON", "{}"))  # what the CDK CLI passes (-c key=value)
     try:
         prefetched = start_definition_builds(context.get("config"), os.environ)
